@@ -1,0 +1,43 @@
+/* Everything that talks to libvirt.  The driver owns the connection, which
+ * all FUSE threads share (libvirt allows that).  Calls return 0 or a
+ * negative errno and log libvirt's own message when they fail. */
+#pragma once
+#include <glib.h>
+
+#include "model/tree.h"
+
+typedef struct _CpfsDriver CpfsDriver;
+
+/* Opens URI (NULL: libvirt's default).  On failure returns NULL and sets
+ * *error to a one-line message naming the cause. */
+CpfsDriver *cpfs_driver_open(const char *uri, gboolean readonly, char **error);
+void cpfs_driver_free(CpfsDriver *drv);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(CpfsDriver, cpfs_driver_free)
+
+/* The URI libvirt actually connected to. */
+const char *cpfs_driver_uri(CpfsDriver *drv);
+/* How many libvirt API calls the driver has made so far. */
+guint64 cpfs_driver_calls(CpfsDriver *drv);
+
+/* The errno for a libvirt error code (virErrorNumber). */
+int cpfs_driver_errno(int vir_error_code);
+
+/* Names of all domains, running or not. */
+int cpfs_driver_list_domains(CpfsDriver *drv, GPtrArray **names);
+/* Every checkpoint of DOMAIN with its parent and creation time. */
+int cpfs_driver_list_checkpoints(CpfsDriver *drv, const char *domain, GPtrArray **records);
+int cpfs_driver_domain_xml(CpfsDriver *drv, const char *domain, char **xml);
+int cpfs_driver_checkpoint_xml(CpfsDriver *drv, const char *domain, const char *name,
+                               char **xml);
+/* 1 when DOMAIN has a checkpoint NAME, 0 when not, or a negative errno. */
+int cpfs_driver_checkpoint_exists(CpfsDriver *drv, const char *domain, const char *name);
+
+/* Creates checkpoint NAME with libvirt's default disks.  When libvirt gives
+ * it a parent other than EXPECTED_PARENT (NULL: none), deletes it again and
+ * returns -EPERM.  On success *created describes the new checkpoint, or is
+ * NULL when its description could not be read back. */
+int cpfs_driver_checkpoint_create(CpfsDriver *drv, const char *domain, const char *name,
+                                  const char *expected_parent,
+                                  CpfsCheckpointRecord **created);
+/* Deletes checkpoint NAME; its children move up to its parent. */
+int cpfs_driver_checkpoint_delete(CpfsDriver *drv, const char *domain, const char *name);

@@ -1,0 +1,21 @@
+/* The FUSE low-level operations: they turn an inode into a node kind once,
+ * then dispatch, and translate between the kernel and the view. */
+#pragma once
+#include <fuse_lowlevel.h>
+#include <glib.h>
+#include <sys/types.h>
+
+#include "fs/view.h"
+#include "model/inodes.h"
+
+typedef struct {
+    CpfsView *view;
+    CpfsInodeTable *inodes;
+    uid_t uid;               /* everything belongs to the mounting user */
+    gid_t gid;
+    gboolean readonly;
+    double kernel_timeout;   /* entry and attribute timeout handed to the kernel */
+    time_t mount_time;
+} CpfsFs;
+
+extern const struct fuse_lowlevel_ops cpfs_fs_ops;

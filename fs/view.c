@@ -1,0 +1,364 @@
+#include "fs/view.h"
+#include "model/log.h"
+#include "model/names.h"
+
+#include <errno.h>
+#include <string.h>
+
+typedef struct {
+    char *name;
+    GMutex lock;            /* guards the fields below; held briefly */
+    CpfsCheckpointTree *tree;
+    gint64 tree_built;      /* monotonic µs */
+    gint64 xml_size;        /* domain XML size, -1 unknown */
+    gint64 xml_measured;
+    gboolean warned_hidden;
+    /* Held for a refresh and across mkdir/rmdir, so that a refresh that
+     * started before a change cannot overwrite it with older news. */
+    GMutex update;
+} DomainState;
+
+struct _CpfsView {
+    CpfsDriver *drv;
+    gint64 ttl;             /* µs a listing is trusted */
+    GMutex lock;            /* guards domains, list, list_built, states */
+    GMutex list_update;
+    CpfsDomainList *list;
+    gint64 list_built;
+    GHashTable *states;     /* name -> DomainState* */
+};
+
+static void
+domain_state_free(DomainState *st)
+{
+    cpfs_checkpoint_tree_unref(st->tree);
+    g_mutex_clear(&st->lock);
+    g_mutex_clear(&st->update);
+    g_free(st->name);
+    g_free(st);
+}
+
+CpfsView *
+cpfs_view_new(CpfsDriver *drv, double cache_timeout)
+{
+    CpfsView *view = g_new0(CpfsView, 1);
+
+    view->drv = drv;
+    /* The kernel may cache an answer for half the timeout after we gave it
+     * from a listing up to half the timeout old: together, at most the whole. */
+    view->ttl = (gint64)(cache_timeout * G_USEC_PER_SEC / 2);
+    g_mutex_init(&view->lock);
+    g_mutex_init(&view->list_update);
+    view->states = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+                                         (GDestroyNotify)domain_state_free);
+    return view;
+}
+
+void
+cpfs_view_free(CpfsView *view)
+{
+    if (!view)
+        return;
+    g_hash_table_unref(view->states);
+    cpfs_domain_list_unref(view->list);
+    g_mutex_clear(&view->lock);
+    g_mutex_clear(&view->list_update);
+    g_free(view);
+}
+
+CpfsDriver *
+cpfs_view_driver(CpfsView *view)
+{
+    return view->drv;
+}
+
+static gboolean
+fresh(CpfsView *view, gint64 built)
+{
+    return built && g_get_monotonic_time() - built < view->ttl;
+}
+
+int
+cpfs_view_domains(CpfsView *view, CpfsDomainList **list)
+{
+    g_autoptr(CpfsDomainList) stale = NULL;
+    g_autoptr(GPtrArray) names = NULL;
+    int rc;
+
+    g_mutex_lock(&view->lock);
+    if (view->list && fresh(view, view->list_built)) {
+        *list = cpfs_domain_list_ref(view->list);
+        g_mutex_unlock(&view->lock);
+        return 0;
+    }
+    if (view->list)
+        stale = cpfs_domain_list_ref(view->list);
+    g_mutex_unlock(&view->lock);
+
+    /* While one thread refreshes, the others keep using the older list. */
+    if (stale && !g_mutex_trylock(&view->list_update)) {
+        *list = g_steal_pointer(&stale);
+        return 0;
+    }
+    if (!stale)
+        g_mutex_lock(&view->list_update);
+
+    g_mutex_lock(&view->lock);
+    if (view->list && fresh(view, view->list_built)) {
+        *list = cpfs_domain_list_ref(view->list);
+        g_mutex_unlock(&view->lock);
+        g_mutex_unlock(&view->list_update);
+        return 0;
+    }
+    g_mutex_unlock(&view->lock);
+
+    rc = cpfs_driver_list_domains(view->drv, &names);
+    if (rc == 0) {
+        CpfsDomainList *fresh_list = cpfs_domain_list_new(names);
+
+        g_mutex_lock(&view->lock);
+        cpfs_domain_list_unref(view->list);
+        view->list = fresh_list;
+        view->list_built = g_get_monotonic_time();
+        *list = cpfs_domain_list_ref(fresh_list);
+        g_mutex_unlock(&view->lock);
+    }
+    g_mutex_unlock(&view->list_update);
+    return rc;
+}
+
+static DomainState *
+domain_state(CpfsView *view, const char *domain)
+{
+    DomainState *st;
+
+    g_mutex_lock(&view->lock);
+    st = g_hash_table_lookup(view->states, domain);
+    if (!st) {
+        st = g_new0(DomainState, 1);
+        st->name = g_strdup(domain);
+        st->xml_size = -1;
+        g_mutex_init(&st->lock);
+        g_mutex_init(&st->update);
+        g_hash_table_insert(view->states, st->name, st);
+    }
+    g_mutex_unlock(&view->lock);
+    /* States live as long as the view, so the pointer stays valid. */
+    return st;
+}
+
+/* Installs TREE as the domain's current one.  BUILT is when its contents
+ * were read from libvirt (a tree derived from an older one keeps its age). */
+static void
+install_tree(DomainState *st, CpfsCheckpointTree *tree, gint64 built)
+{
+    gboolean warn = FALSE;
+
+    g_mutex_lock(&st->lock);
+    cpfs_checkpoint_tree_unref(st->tree);
+    st->tree = tree;
+    st->tree_built = built;
+    if (cpfs_checkpoint_tree_has_hidden(tree) && !st->warned_hidden)
+        warn = st->warned_hidden = TRUE;
+    g_mutex_unlock(&st->lock);
+    if (warn)
+        cpfs_warn("domain '%s': a checkpoint is named '%s', which is the name of the "
+                  "file in every directory; it and its children are not shown",
+                  st->name, CPFS_XML_NAME);
+}
+
+/* Reads the domain's checkpoints from libvirt; call with st->update held. */
+static int
+refresh_tree(CpfsView *view, DomainState *st)
+{
+    g_autoptr(GPtrArray) records = NULL;
+    gint64 started = g_get_monotonic_time();
+    int rc = cpfs_driver_list_checkpoints(view->drv, st->name, &records);
+
+    if (rc < 0)
+        return rc;
+    install_tree(st, cpfs_checkpoint_tree_new(records), started);
+    return 0;
+}
+
+static CpfsCheckpointTree *
+current_tree(DomainState *st, gboolean *is_fresh, CpfsView *view)
+{
+    CpfsCheckpointTree *tree = NULL;
+
+    g_mutex_lock(&st->lock);
+    if (st->tree)
+        tree = cpfs_checkpoint_tree_ref(st->tree);
+    *is_fresh = tree && fresh(view, st->tree_built);
+    g_mutex_unlock(&st->lock);
+    return tree;
+}
+
+int
+cpfs_view_checkpoints(CpfsView *view, const char *domain, CpfsCheckpointTree **tree)
+{
+    DomainState *st = domain_state(view, domain);
+    g_autoptr(CpfsCheckpointTree) have = NULL;
+    gboolean is_fresh;
+    int rc;
+
+    have = current_tree(st, &is_fresh, view);
+    if (is_fresh) {
+        *tree = g_steal_pointer(&have);
+        return 0;
+    }
+    if (have && !g_mutex_trylock(&st->update)) {
+        *tree = g_steal_pointer(&have);
+        return 0;
+    }
+    if (!have)
+        g_mutex_lock(&st->update);
+
+    g_clear_pointer(&have, cpfs_checkpoint_tree_unref);
+    have = current_tree(st, &is_fresh, view);
+    rc = is_fresh ? 0 : refresh_tree(view, st);
+    if (rc == 0) {
+        g_clear_pointer(&have, cpfs_checkpoint_tree_unref);
+        have = current_tree(st, &is_fresh, view);
+        *tree = g_steal_pointer(&have);
+    }
+    g_mutex_unlock(&st->update);
+    return rc;
+}
+
+int
+cpfs_view_domain_xml_size(CpfsView *view, const char *domain, gint64 *size)
+{
+    DomainState *st = domain_state(view, domain);
+    g_autofree char *xml = NULL;
+    int rc;
+
+    g_mutex_lock(&st->lock);
+    if (st->xml_size >= 0 && fresh(view, st->xml_measured)) {
+        *size = st->xml_size;
+        g_mutex_unlock(&st->lock);
+        return 0;
+    }
+    g_mutex_unlock(&st->lock);
+
+    if ((rc = cpfs_driver_domain_xml(view->drv, domain, &xml)) < 0)
+        return rc;
+    *size = (gint64)strlen(xml);
+    g_mutex_lock(&st->lock);
+    st->xml_size = *size;
+    st->xml_measured = g_get_monotonic_time();
+    g_mutex_unlock(&st->lock);
+    return 0;
+}
+
+int
+cpfs_view_checkpoint_xml_size(CpfsView *view, const char *domain, CpfsCheckpoint *cp,
+                              gint64 *size)
+{
+    g_autofree char *xml = NULL;
+    gint64 known = cpfs_checkpoint_xml_size(cp);
+    int rc;
+
+    if (known >= 0) {
+        *size = known;
+        return 0;
+    }
+    if ((rc = cpfs_driver_checkpoint_xml(view->drv, domain, cp->name, &xml)) < 0)
+        return rc;
+    *size = (gint64)strlen(xml);
+    cpfs_checkpoint_set_xml_size(cp, *size);
+    return 0;
+}
+
+int
+cpfs_view_mkdir(CpfsView *view, const char *domain, const char *parent, const char *name)
+{
+    DomainState *st = domain_state(view, domain);
+    g_autoptr(CpfsCheckpointTree) tree = NULL;
+    g_autoptr(CpfsCheckpointRecord) created = NULL;
+    gboolean is_fresh;
+    CpfsCheckpoint *at = NULL;
+    gint64 built;
+    int rc;
+
+    g_mutex_lock(&st->update);
+    tree = current_tree(st, &is_fresh, view);
+    if (!tree) {
+        if ((rc = refresh_tree(view, st)) < 0)
+            goto out;
+        tree = current_tree(st, &is_fresh, view);
+    }
+
+    if (cpfs_checkpoint_tree_lookup(tree, name)) {
+        rc = -EEXIST;
+        goto out;
+    }
+    if (parent) {
+        at = cpfs_checkpoint_tree_lookup(tree, parent);
+        if (!at) {
+            rc = -ENOENT;
+            goto out;
+        }
+    }
+    /* libvirt puts a new checkpoint below its hidden "current" one, which
+     * is always a leaf here: a directory with child checkpoints never is. */
+    if (cpfs_checkpoint_tree_children(tree, at)->len > 0 ||
+        (!at && cpfs_checkpoint_tree_size(tree) > 0)) {
+        cpfs_info("domain '%s': mkdir '%s' in '%s' refused: it has child checkpoints, "
+                  "so libvirt would not make it the parent", domain, name,
+                  parent ? parent : "(domain)");
+        rc = -EPERM;
+        goto out;
+    }
+    /* Our listing may lag behind changes made outside: ask libvirt. */
+    rc = cpfs_driver_checkpoint_exists(view->drv, domain, name);
+    if (rc != 0) {
+        rc = rc > 0 ? -EEXIST : rc;
+        goto out;
+    }
+
+    rc = cpfs_driver_checkpoint_create(view->drv, domain, name, parent, &created);
+    if (rc < 0)
+        goto out;
+    if (!created) {
+        /* Created, but its description could not be read: list again. */
+        (void)refresh_tree(view, st);
+        goto out;
+    }
+    g_mutex_lock(&st->lock);
+    built = st->tree_built;
+    g_mutex_unlock(&st->lock);
+    install_tree(st, cpfs_checkpoint_tree_with_added(tree, created), built);
+    cpfs_debug("domain '%s': created checkpoint '%s' (parent '%s')", domain, name,
+               parent ? parent : "(none)");
+ out:
+    g_mutex_unlock(&st->update);
+    return rc;
+}
+
+int
+cpfs_view_rmdir(CpfsView *view, const char *domain, const char *name)
+{
+    DomainState *st = domain_state(view, domain);
+    g_autoptr(CpfsCheckpointTree) tree = NULL;
+    gboolean is_fresh;
+    gint64 built;
+    int rc;
+
+    g_mutex_lock(&st->update);
+    rc = cpfs_driver_checkpoint_delete(view->drv, domain, name);
+    if (rc == 0) {
+        tree = current_tree(st, &is_fresh, view);
+        g_mutex_lock(&st->lock);
+        built = st->tree_built;
+        g_mutex_unlock(&st->lock);
+        if (tree)
+            install_tree(st, cpfs_checkpoint_tree_with_removed(tree, name), built);
+        cpfs_debug("domain '%s': deleted checkpoint '%s'", domain, name);
+    } else if (rc == -ENOENT) {
+        /* Gone already: drop it from our listing too. */
+        (void)refresh_tree(view, st);
+    }
+    g_mutex_unlock(&st->update);
+    return rc;
+}

@@ -1,0 +1,35 @@
+/* The daemon's cached view of the libvirt connection.
+ *
+ * libvirt is the source of truth; the view only keeps what it last heard,
+ * for at most cache_timeout: a sorted domain list, and per domain an
+ * immutable checkpoint tree.  Readers take a reference to a tree and never
+ * wait for another domain.  mkdir and rmdir on one domain are serialized and
+ * update that domain's tree at once, so their effect shows immediately. */
+#pragma once
+#include <glib.h>
+
+#include "driver/driver.h"
+#include "model/tree.h"
+
+typedef struct _CpfsView CpfsView;
+
+CpfsView *cpfs_view_new(CpfsDriver *drv, double cache_timeout);
+void cpfs_view_free(CpfsView *view);
+
+CpfsDriver *cpfs_view_driver(CpfsView *view);
+
+/* The current domain list, referenced; negative errno on failure. */
+int cpfs_view_domains(CpfsView *view, CpfsDomainList **list);
+/* The checkpoint tree of DOMAIN, referenced; -ENOENT when the domain is gone. */
+int cpfs_view_checkpoints(CpfsView *view, const char *domain, CpfsCheckpointTree **tree);
+
+/* Size of the domain's XML, measured at most once per cache_timeout. */
+int cpfs_view_domain_xml_size(CpfsView *view, const char *domain, gint64 *size);
+/* Size of checkpoint CP's XML; measured once per tree. */
+int cpfs_view_checkpoint_xml_size(CpfsView *view, const char *domain, CpfsCheckpoint *cp,
+                                  gint64 *size);
+
+/* Creates checkpoint NAME under PARENT (NULL: directly in the domain). */
+int cpfs_view_mkdir(CpfsView *view, const char *domain, const char *parent, const char *name);
+/* Deletes checkpoint NAME. */
+int cpfs_view_rmdir(CpfsView *view, const char *domain, const char *name);

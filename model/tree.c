@@ -1,0 +1,361 @@
+#include "model/tree.h"
+#include "model/names.h"
+
+#include <errno.h>
+#include <string.h>
+
+struct _CpfsCheckpointTree {
+    gint refs;
+    GHashTable *by_name;     /* name -> CpfsCheckpoint*, owns the nodes */
+    GPtrArray *roots;        /* visible roots, sorted by name */
+    gint64 newest;
+    gboolean has_hidden;
+};
+
+CpfsCheckpointRecord *
+cpfs_checkpoint_record_new(const char *name, const char *parent, gint64 creation_time)
+{
+    CpfsCheckpointRecord *rec = g_new0(CpfsCheckpointRecord, 1);
+
+    rec->name = g_strdup(name);
+    rec->parent = g_strdup(parent);
+    rec->creation_time = creation_time;
+    return rec;
+}
+
+void
+cpfs_checkpoint_record_free(CpfsCheckpointRecord *rec)
+{
+    if (!rec)
+        return;
+    g_free(rec->name);
+    g_free(rec->parent);
+    g_free(rec);
+}
+
+GPtrArray *
+cpfs_checkpoint_records_new(void)
+{
+    return g_ptr_array_new_with_free_func((GDestroyNotify)cpfs_checkpoint_record_free);
+}
+
+static void
+checkpoint_free(CpfsCheckpoint *cp)
+{
+    g_free(cp->name);
+    g_ptr_array_unref(cp->children);
+    g_free(cp);
+}
+
+static gint
+checkpoint_cmp(gconstpointer a, gconstpointer b)
+{
+    const CpfsCheckpoint *x = *(CpfsCheckpoint *const *)a;
+    const CpfsCheckpoint *y = *(CpfsCheckpoint *const *)b;
+
+    return strcmp(x->name, y->name);
+}
+
+CpfsCheckpointTree *
+cpfs_checkpoint_tree_new(GPtrArray *records)
+{
+    CpfsCheckpointTree *tree = g_new0(CpfsCheckpointTree, 1);
+    GHashTableIter iter;
+    gpointer value;
+
+    tree->refs = 1;
+    tree->by_name = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+                                          (GDestroyNotify)checkpoint_free);
+    tree->roots = g_ptr_array_new();
+
+    for (guint i = 0; records && i < records->len; i++) {
+        const CpfsCheckpointRecord *rec = g_ptr_array_index(records, i);
+        CpfsCheckpoint *cp;
+
+        if (g_hash_table_contains(tree->by_name, rec->name))
+            continue;  /* libvirt names are unique; ignore a duplicate record */
+        cp = g_new0(CpfsCheckpoint, 1);
+        cp->name = g_strdup(rec->name);
+        cp->creation_time = rec->creation_time;
+        cp->children = g_ptr_array_new();
+        cp->hidden = strcmp(rec->name, CPFS_XML_NAME) == 0;
+        cp->xml_size = -1;
+        tree->has_hidden |= cp->hidden;
+        tree->newest = MAX(tree->newest, rec->creation_time);
+        g_hash_table_insert(tree->by_name, cp->name, cp);
+    }
+
+    for (guint i = 0; records && i < records->len; i++) {
+        const CpfsCheckpointRecord *rec = g_ptr_array_index(records, i);
+        CpfsCheckpoint *cp = g_hash_table_lookup(tree->by_name, rec->name);
+        CpfsCheckpoint *parent = NULL;
+
+        if (cp->parent || g_ptr_array_find(tree->roots, cp, NULL))
+            continue;  /* duplicate record already linked */
+        if (rec->parent)
+            parent = g_hash_table_lookup(tree->by_name, rec->parent);
+        /* A parent missing from the listing (deleted between calls) or the
+         * node itself would make a loop: show it as a root instead. */
+        if (parent == cp)
+            parent = NULL;
+        for (CpfsCheckpoint *up = parent; up; up = up->parent) {
+            if (up == cp) {
+                parent = NULL;
+                break;
+            }
+        }
+        cp->parent = parent;
+        if (!cp->hidden)
+            g_ptr_array_add(parent ? parent->children : tree->roots, cp);
+    }
+
+    g_ptr_array_sort(tree->roots, checkpoint_cmp);
+    g_hash_table_iter_init(&iter, tree->by_name);
+    while (g_hash_table_iter_next(&iter, NULL, &value))
+        g_ptr_array_sort(((CpfsCheckpoint *)value)->children, checkpoint_cmp);
+    return tree;
+}
+
+CpfsCheckpointTree *
+cpfs_checkpoint_tree_ref(CpfsCheckpointTree *tree)
+{
+    g_atomic_int_inc(&tree->refs);
+    return tree;
+}
+
+void
+cpfs_checkpoint_tree_unref(CpfsCheckpointTree *tree)
+{
+    if (!tree || !g_atomic_int_dec_and_test(&tree->refs))
+        return;
+    g_ptr_array_unref(tree->roots);
+    g_hash_table_unref(tree->by_name);
+    g_free(tree);
+}
+
+guint
+cpfs_checkpoint_tree_size(CpfsCheckpointTree *tree)
+{
+    return g_hash_table_size(tree->by_name);
+}
+
+CpfsCheckpoint *
+cpfs_checkpoint_tree_lookup(CpfsCheckpointTree *tree, const char *name)
+{
+    return g_hash_table_lookup(tree->by_name, name);
+}
+
+GPtrArray *
+cpfs_checkpoint_tree_children(CpfsCheckpointTree *tree, CpfsCheckpoint *cp)
+{
+    return cp ? cp->children : tree->roots;
+}
+
+CpfsCheckpoint *
+cpfs_checkpoint_tree_child(CpfsCheckpointTree *tree, CpfsCheckpoint *cp, const char *name)
+{
+    CpfsCheckpoint *child = g_hash_table_lookup(tree->by_name, name);
+
+    if (!child || child->hidden || child->parent != cp)
+        return NULL;
+    /* A child of a hidden checkpoint is not reachable either. */
+    for (CpfsCheckpoint *up = child->parent; up; up = up->parent) {
+        if (up->hidden)
+            return NULL;
+    }
+    return child;
+}
+
+gint64
+cpfs_checkpoint_tree_newest(CpfsCheckpointTree *tree)
+{
+    return tree->newest;
+}
+
+gboolean
+cpfs_checkpoint_tree_has_hidden(CpfsCheckpointTree *tree)
+{
+    return tree->has_hidden;
+}
+
+static GPtrArray *
+tree_records(CpfsCheckpointTree *tree)
+{
+    GPtrArray *records = cpfs_checkpoint_records_new();
+    GHashTableIter iter;
+    gpointer value;
+
+    g_hash_table_iter_init(&iter, tree->by_name);
+    while (g_hash_table_iter_next(&iter, NULL, &value)) {
+        const CpfsCheckpoint *cp = value;
+
+        g_ptr_array_add(records, cpfs_checkpoint_record_new(
+                            cp->name, cp->parent ? cp->parent->name : NULL,
+                            cp->creation_time));
+    }
+    return records;
+}
+
+/* Carries measured XML sizes over to a derived tree where the XML cannot
+ * have changed: same node, same parent. */
+static void
+tree_keep_sizes(CpfsCheckpointTree *from, CpfsCheckpointTree *to)
+{
+    GHashTableIter iter;
+    gpointer value;
+
+    g_hash_table_iter_init(&iter, to->by_name);
+    while (g_hash_table_iter_next(&iter, NULL, &value)) {
+        CpfsCheckpoint *cp = value;
+        CpfsCheckpoint *old = g_hash_table_lookup(from->by_name, cp->name);
+
+        if (old && !g_strcmp0(old->parent ? old->parent->name : NULL,
+                              cp->parent ? cp->parent->name : NULL))
+            cpfs_checkpoint_set_xml_size(cp, cpfs_checkpoint_xml_size(old));
+    }
+}
+
+CpfsCheckpointTree *
+cpfs_checkpoint_tree_with_added(CpfsCheckpointTree *tree, const CpfsCheckpointRecord *rec)
+{
+    g_autoptr(GPtrArray) records = tree_records(tree);
+    CpfsCheckpointTree *result;
+
+    g_ptr_array_add(records, cpfs_checkpoint_record_new(rec->name, rec->parent,
+                                                        rec->creation_time));
+    result = cpfs_checkpoint_tree_new(records);
+    tree_keep_sizes(tree, result);
+    return result;
+}
+
+CpfsCheckpointTree *
+cpfs_checkpoint_tree_with_removed(CpfsCheckpointTree *tree, const char *name)
+{
+    g_autoptr(GPtrArray) records = cpfs_checkpoint_records_new();
+    CpfsCheckpoint *gone = g_hash_table_lookup(tree->by_name, name);
+    const char *grandparent = gone && gone->parent ? gone->parent->name : NULL;
+    GHashTableIter iter;
+    gpointer value;
+    CpfsCheckpointTree *result;
+
+    g_hash_table_iter_init(&iter, tree->by_name);
+    while (g_hash_table_iter_next(&iter, NULL, &value)) {
+        const CpfsCheckpoint *cp = value;
+        const char *parent = cp->parent ? cp->parent->name : NULL;
+
+        if (cp == gone)
+            continue;
+        if (gone && cp->parent == gone)
+            parent = grandparent;
+        g_ptr_array_add(records, cpfs_checkpoint_record_new(cp->name, parent,
+                                                            cp->creation_time));
+    }
+    result = cpfs_checkpoint_tree_new(records);
+    tree_keep_sizes(tree, result);
+    return result;
+}
+
+int
+cpfs_checkpoint_tree_resolve(CpfsCheckpointTree *tree, const char *path,
+                             CpfsCheckpoint **cp, gboolean *is_xml)
+{
+    g_auto(GStrv) parts = g_strsplit(path, "/", -1);
+    CpfsCheckpoint *at = NULL;
+    gboolean xml = FALSE;
+
+    for (char **part = parts; *part; part++) {
+        if (!**part || strcmp(*part, ".") == 0)
+            continue;
+        if (xml)
+            return -ENOTDIR;
+        if (strcmp(*part, "..") == 0) {
+            at = at ? at->parent : NULL;
+            continue;
+        }
+        if (strcmp(*part, CPFS_XML_NAME) == 0) {
+            xml = TRUE;
+            continue;
+        }
+        at = cpfs_checkpoint_tree_child(tree, at, *part);
+        if (!at)
+            return -ENOENT;
+    }
+    *cp = at;
+    *is_xml = xml;
+    return 0;
+}
+
+gint64
+cpfs_checkpoint_xml_size(const CpfsCheckpoint *cp)
+{
+    return __atomic_load_n(&cp->xml_size, __ATOMIC_RELAXED);
+}
+
+void
+cpfs_checkpoint_set_xml_size(CpfsCheckpoint *cp, gint64 size)
+{
+    __atomic_store_n(&cp->xml_size, size, __ATOMIC_RELAXED);
+}
+
+static gint
+name_ptr_cmp(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+struct _CpfsDomainList {
+    gint refs;
+    GPtrArray *names;
+    GHashTable *set;
+};
+
+CpfsDomainList *
+cpfs_domain_list_new(GPtrArray *names)
+{
+    CpfsDomainList *list = g_new0(CpfsDomainList, 1);
+
+    list->refs = 1;
+    list->names = g_ptr_array_new_with_free_func(g_free);
+    list->set = g_hash_table_new(g_str_hash, g_str_equal);
+    for (guint i = 0; names && i < names->len; i++) {
+        char *name = g_strdup(g_ptr_array_index(names, i));
+
+        if (g_hash_table_contains(list->set, name)) {
+            g_free(name);
+            continue;
+        }
+        g_ptr_array_add(list->names, name);
+        g_hash_table_add(list->set, name);
+    }
+    g_ptr_array_sort(list->names, name_ptr_cmp);
+    return list;
+}
+
+CpfsDomainList *
+cpfs_domain_list_ref(CpfsDomainList *list)
+{
+    g_atomic_int_inc(&list->refs);
+    return list;
+}
+
+void
+cpfs_domain_list_unref(CpfsDomainList *list)
+{
+    if (!list || !g_atomic_int_dec_and_test(&list->refs))
+        return;
+    g_hash_table_unref(list->set);
+    g_ptr_array_unref(list->names);
+    g_free(list);
+}
+
+gboolean
+cpfs_domain_list_contains(CpfsDomainList *list, const char *name)
+{
+    return g_hash_table_contains(list->set, name);
+}
+
+GPtrArray *
+cpfs_domain_list_names(CpfsDomainList *list)
+{
+    return list->names;
+}
