@@ -1,0 +1,104 @@
+# Shared helpers for the checkpointfs shell tests.  Source it; it expects
+# CHECKPOINTFS (the binary) and TESTS_SRC (this folder) from meson.
+#
+# Every test gets its own scratch folder and mount point, so tests may run in
+# parallel.  Waits are loops with a deadline, never bare sleeps.
+
+set -eu
+
+: "${CHECKPOINTFS:?CHECKPOINTFS must name the checkpointfs binary}"
+TESTS_SRC=${TESTS_SRC:-$(cd "$(dirname "$0")" && pwd)}
+SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/cpfs-test.XXXXXX")
+MNT=$SCRATCH/mnt
+LOG=$SCRATCH/daemon.log
+CPFS_PID=
+mkdir -p "$MNT"
+
+skip() { echo "SKIP: $*"; exit 77; }
+fail() {
+    echo "FAIL: $*" >&2
+    if [ -s "$LOG" ]; then
+        echo "--- daemon log (last 30 lines) ---" >&2
+        tail -n 30 "$LOG" >&2
+    fi
+    exit 1
+}
+pass() { echo "ok - $*"; }
+
+[ -c /dev/fuse ] || skip "no /dev/fuse"
+command -v fusermount3 >/dev/null || skip "no fusermount3"
+
+cleanup() {
+    status=$?
+    if mountpoint -q "$MNT" 2>/dev/null; then
+        fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -uz "$MNT" 2>/dev/null || true
+    fi
+    if [ -n "$CPFS_PID" ] && kill -0 "$CPFS_PID" 2>/dev/null; then
+        kill "$CPFS_PID" 2>/dev/null || true
+    fi
+    rm -rf "$SCRATCH"
+    exit $status
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# wait_until SECONDS CMD...: runs CMD until it succeeds; fails the test when
+# SECONDS pass first.
+wait_until() {
+    limit=$1; shift
+    deadline=$(( $(date +%s%N) + limit * 1000000000 ))
+    while ! "$@" >/dev/null 2>&1; do
+        [ "$(date +%s%N)" -lt "$deadline" ] || return 1
+        sleep 0.02
+    done
+}
+
+# cpfs_mount [checkpointfs options and URI...]: mounts on $MNT in the
+# foreground mode in the background, logging to $LOG; returns once mounted.
+cpfs_mount() {
+    "$CHECKPOINTFS" -f "$@" "$MNT" >"$LOG" 2>&1 &
+    CPFS_PID=$!
+    deadline=$(( $(date +%s%N) + 20 * 1000000000 ))
+    until mountpoint -q "$MNT"; do
+        kill -0 "$CPFS_PID" 2>/dev/null || fail "checkpointfs exited before mounting"
+        [ "$(date +%s%N)" -lt "$deadline" ] || fail "checkpointfs did not mount within 20s"
+        sleep 0.02
+    done
+}
+
+# cpfs_umount: unmounts $MNT and checks that the daemon exited 0 with no
+# sanitizer report in its log.
+cpfs_umount() {
+    fusermount3 -u "$MNT" || fail "fusermount3 -u failed"
+    rc=0
+    wait "$CPFS_PID" || rc=$?
+    CPFS_PID=
+    [ "$rc" -eq 0 ] || fail "checkpointfs exited with status $rc"
+    check_log_clean
+}
+
+# check_log_clean: fails on any sanitizer report in the daemon log.
+check_log_clean() {
+    if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: .*Sanitizer' "$LOG"; then
+        fail "sanitizer report in the daemon log"
+    fi
+}
+
+# errno_of OP PATH [ARG]: performs one syscall via python and prints the
+# errno name it failed with, or OK.  See tests/sys.py for the OPs.
+errno_of() {
+    python3 "$TESTS_SRC/sys.py" "$@"
+}
+
+# expect_errno NAME OP PATH [ARG]: the syscall must fail with errno NAME.
+expect_errno() {
+    want=$1; shift
+    got=$(errno_of "$@")
+    [ "$got" = "$want" ] || fail "$* gave $got, expected $want"
+}
+
+# log_has REGEX: the daemon log holds a matching line (waits up to 5 s,
+# since the log is written by another process).
+log_has() {
+    wait_until 5 grep -qE "$1" "$LOG" || fail "no log line matching /$1/"
+}

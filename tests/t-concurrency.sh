@@ -1,0 +1,3 @@
+#!/bin/sh
+echo "FAIL: test concurrency not written yet"
+exit 1

@@ -1,0 +1,3 @@
+#!/bin/sh
+echo "FAIL: test mkdir not written yet"
+exit 1

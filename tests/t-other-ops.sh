@@ -1,0 +1,3 @@
+#!/bin/sh
+echo "FAIL: test other-ops not written yet"
+exit 1
