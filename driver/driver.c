@@ -18,6 +18,12 @@ struct _CpfsDriver {
     char *uri;
     gboolean readonly;
     guint64 calls;
+    /* The event loop thread and its lifecycle callback. */
+    GThread *event_thread;
+    gint event_quit;
+    int lifecycle_id;
+    CpfsDomainEventFunc event_func;
+    void *event_opaque;
 };
 
 /* Every libvirt API call goes through this, so the count is complete. */
@@ -85,8 +91,11 @@ cpfs_driver_open(const char *uri, gboolean readonly, char **error)
     g_autoptr(CpfsDriver) drv = g_new0(CpfsDriver, 1);
     char *actual;
 
+    drv->lifecycle_id = -1;
     virSetErrorFunc(NULL, silent_error_handler);
-    if (virInitialize() < 0) {
+    /* The event implementation must exist before the connection opens, or
+     * the connection never delivers events. */
+    if (virInitialize() < 0 || virEventRegisterDefaultImpl() < 0) {
         *error = g_strdup("cannot initialize libvirt");
         return NULL;
     }
@@ -108,11 +117,83 @@ cpfs_driver_open(const char *uri, gboolean readonly, char **error)
     return g_steal_pointer(&drv);
 }
 
+static gpointer
+event_loop(gpointer data)
+{
+    CpfsDriver *drv = data;
+
+    while (!g_atomic_int_get(&drv->event_quit)) {
+        if (virEventRunDefaultImpl() < 0) {
+            cpfs_error("libvirt event loop: %s", virGetLastErrorMessage());
+            break;
+        }
+    }
+    return NULL;
+}
+
+static int
+lifecycle_cb(virConnectPtr conn G_GNUC_UNUSED, virDomainPtr dom, int event,
+             int detail G_GNUC_UNUSED, void *opaque)
+{
+    CpfsDriver *drv = opaque;
+    const char *name = virDomainGetName(dom);
+    CpfsDomainEvent what;
+
+    switch (event) {
+    case VIR_DOMAIN_EVENT_DEFINED:
+        what = CPFS_DOMAIN_DEFINED;
+        break;
+    case VIR_DOMAIN_EVENT_UNDEFINED:
+        what = CPFS_DOMAIN_UNDEFINED;
+        break;
+    default:
+        what = CPFS_DOMAIN_CHANGED;
+        break;
+    }
+    cpfs_debug("domain '%s': lifecycle event %d", name, event);
+    drv->event_func(name, what, drv->event_opaque);
+    return 0;
+}
+
+int
+cpfs_driver_watch_domains(CpfsDriver *drv, CpfsDomainEventFunc func, void *opaque)
+{
+    drv->event_func = func;
+    drv->event_opaque = opaque;
+    drv->lifecycle_id = CALL(drv, virConnectDomainEventRegisterAny(
+                                 drv->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                 VIR_DOMAIN_EVENT_CALLBACK(lifecycle_cb), drv, NULL));
+    if (drv->lifecycle_id < 0)
+        return fail("register for domain events");
+    drv->event_thread = g_thread_new("libvirt-events", event_loop, drv);
+    return 0;
+}
+
+static void
+wake_event_loop(int timer, void *opaque G_GNUC_UNUSED)
+{
+    virEventRemoveTimeout(timer);
+}
+
+void
+cpfs_driver_unwatch(CpfsDriver *drv)
+{
+    if (!drv->event_thread)
+        return;
+    if (drv->lifecycle_id >= 0)
+        virConnectDomainEventDeregisterAny(drv->conn, drv->lifecycle_id);
+    g_atomic_int_set(&drv->event_quit, 1);
+    /* A timer that fires at once makes the loop return and see the flag. */
+    virEventAddTimeout(0, wake_event_loop, NULL, NULL);
+    g_thread_join(g_steal_pointer(&drv->event_thread));
+}
+
 void
 cpfs_driver_free(CpfsDriver *drv)
 {
     if (!drv)
         return;
+    cpfs_driver_unwatch(drv);
     if (drv->conn)
         virConnectClose(drv->conn);
     g_free(drv->uri);

@@ -14,6 +14,22 @@ CpfsDriver *cpfs_driver_open(const char *uri, gboolean readonly, char **error);
 void cpfs_driver_free(CpfsDriver *drv);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(CpfsDriver, cpfs_driver_free)
 
+/* What happened to a domain, from libvirt's lifecycle events. */
+typedef enum {
+    CPFS_DOMAIN_DEFINED,    /* appeared (or was renamed to this name) */
+    CPFS_DOMAIN_UNDEFINED,  /* gone (or renamed away) */
+    CPFS_DOMAIN_CHANGED,    /* started, stopped, paused...: its XML changed */
+} CpfsDomainEvent;
+
+typedef void (*CpfsDomainEventFunc)(const char *domain, CpfsDomainEvent event, void *opaque);
+
+/* Starts a thread running libvirt's event loop and reports domain lifecycle
+ * events to FUNC, on that thread.  Call after daemonizing: threads do not
+ * survive fork.  There are no checkpoint events in libvirt. */
+int cpfs_driver_watch_domains(CpfsDriver *drv, CpfsDomainEventFunc func, void *opaque);
+/* Stops the event thread, if any. */
+void cpfs_driver_unwatch(CpfsDriver *drv);
+
 /* The URI libvirt actually connected to. */
 const char *cpfs_driver_uri(CpfsDriver *drv);
 /* How many libvirt API calls the driver has made so far. */

@@ -210,6 +210,11 @@ run(int argc, char **argv)
         goto out_unmount;
     if (!cmd.foreground)
         cpfs_log_to_syslog();
+    fs.se = se;
+    /* After daemonizing: the event thread would not survive the fork. */
+    if (cpfs_driver_watch_domains(drv, cpfs_fs_domain_event, &fs) < 0)
+        cpfs_warn("no domain events: domains defined or undefined outside show "
+                  "within cache_timeout only");
 
     if (cmd.singlethread) {
         ret = fuse_session_loop(se);
@@ -225,6 +230,7 @@ run(int argc, char **argv)
         ret = fuse_session_loop_mt(se, loop);
         fuse_loop_cfg_destroy(loop);
     }
+    cpfs_driver_unwatch(drv);
     /* The loop returns the signal number when a signal ended it. */
     ret = ret < 0 ? 1 : 0;
     cpfs_info("unmounting %s (%" G_GUINT64_FORMAT " libvirt calls made)", mountpoint,

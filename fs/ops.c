@@ -781,6 +781,29 @@ op_removexattr(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, const char *name G_
     fuse_reply_err(req, fs_of(req)->readonly ? EROFS : ENODATA);
 }
 
+void
+cpfs_fs_domain_event(const char *domain, CpfsDomainEvent event, void *opaque)
+{
+    CpfsFs *fs = opaque;
+    CpfsNodeId xml = { .kind = CPFS_NODE_DOMAIN_XML, .domain = (char *)domain };
+    guint64 ino;
+
+    cpfs_view_domain_event(fs->view, domain, event);
+    if (!fs->se)
+        return;
+    if (event == CPFS_DOMAIN_CHANGED) {
+        ino = cpfs_inode_table_peek(fs->inodes, &xml);
+        if (ino)
+            fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+        return;
+    }
+    /* The kernel may hold a dentry (or a negative one) for the name and the
+     * root's link count: drop both so the change shows at once.  Errors
+     * only mean the kernel had nothing cached. */
+    fuse_lowlevel_notify_inval_entry(fs->se, CPFS_ROOT_INO, domain, strlen(domain));
+    fuse_lowlevel_notify_inval_inode(fs->se, CPFS_ROOT_INO, -1, 0);
+}
+
 const struct fuse_lowlevel_ops cpfs_fs_ops = {
     .init = op_init,
     .lookup = op_lookup,

@@ -16,6 +16,11 @@ typedef struct {
     gboolean readonly;
     double kernel_timeout;   /* entry and attribute timeout handed to the kernel */
     time_t mount_time;
+    struct fuse_session *se;  /* for invalidating the kernel's caches */
 } CpfsFs;
+
+/* Applies a domain lifecycle event to the view and the kernel's caches.
+ * Runs on the libvirt event thread, never on a FUSE worker. */
+void cpfs_fs_domain_event(const char *domain, CpfsDomainEvent event, void *opaque);
 
 extern const struct fuse_lowlevel_ops cpfs_fs_ops;

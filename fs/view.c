@@ -270,6 +270,28 @@ cpfs_view_checkpoint_xml_size(CpfsView *view, const char *domain, CpfsCheckpoint
     return 0;
 }
 
+void
+cpfs_view_domain_event(CpfsView *view, const char *domain, CpfsDomainEvent event)
+{
+    DomainState *st = domain_state(view, domain);
+
+    if (event != CPFS_DOMAIN_CHANGED) {
+        g_mutex_lock(&view->lock);
+        /* Dropped, not just aged: no reader may go on with the old list. */
+        g_clear_pointer(&view->list, cpfs_domain_list_unref);
+        view->list_built = 0;
+        g_mutex_unlock(&view->lock);
+    }
+    g_mutex_lock(&st->lock);
+    st->xml_size = -1;
+    if (event != CPFS_DOMAIN_CHANGED) {
+        /* A domain defined again under an old name has other checkpoints. */
+        g_clear_pointer(&st->tree, cpfs_checkpoint_tree_unref);
+        st->tree_built = 0;
+    }
+    g_mutex_unlock(&st->lock);
+}
+
 int
 cpfs_view_mkdir(CpfsView *view, const char *domain, const char *parent, const char *name)
 {

@@ -29,6 +29,11 @@ int cpfs_view_domain_xml_size(CpfsView *view, const char *domain, gint64 *size);
 int cpfs_view_checkpoint_xml_size(CpfsView *view, const char *domain, CpfsCheckpoint *cp,
                                   gint64 *size);
 
+/* Forgets what a lifecycle event made stale: the domain list when a domain
+ * came or went (so the change shows at once), the domain's XML size when it
+ * started or stopped. */
+void cpfs_view_domain_event(CpfsView *view, const char *domain, CpfsDomainEvent event);
+
 /* Creates checkpoint NAME under PARENT (NULL: directly in the domain). */
 int cpfs_view_mkdir(CpfsView *view, const char *domain, const char *parent, const char *name);
 /* Deletes checkpoint NAME. */
