@@ -5,6 +5,7 @@
 #include "model/log.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fuse_lowlevel.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -222,9 +223,11 @@ run(int argc, char **argv)
         struct fuse_loop_config *loop = fuse_loop_cfg_create();
 
         fuse_loop_cfg_set_clone_fd(loop, cmd.clone_fd);
-        fuse_loop_cfg_set_idle_threads(loop, cmd.max_idle_threads);
-        /* fuse_parse_cmdline leaves an out-of-range value when -o max_threads
-         * is not given (libfuse issue 1003): keep libfuse's default then. */
+        /* fuse_parse_cmdline leaves UINT_MAX for values not given, which
+         * libfuse 3.14 then rejects noisily (libfuse issue 1003): keep its
+         * defaults instead. */
+        if (cmd.max_idle_threads != UINT_MAX)
+            fuse_loop_cfg_set_idle_threads(loop, cmd.max_idle_threads);
         if (cmd.max_threads > 0 && cmd.max_threads <= 100000)
             fuse_loop_cfg_set_max_threads(loop, cmd.max_threads);
         ret = fuse_session_loop_mt(se, loop);

@@ -759,20 +759,42 @@ op_setxattr(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, const char *name G_GNU
     fuse_reply_err(req, fs_of(req)->readonly ? EROFS : ENOTSUP);
 }
 
+/* The one extended attribute: the root's count of libvirt calls so far, so
+ * that tests and curious administrators can see what a walk costs. */
+#define CPFS_XATTR_CALLS "user.checkpointfs.libvirt_calls"
+
 static void
-op_getxattr(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, const char *name G_GNUC_UNUSED,
-            size_t size G_GNUC_UNUSED)
+reply_xattr_value(fuse_req_t req, const char *value, size_t len, size_t size)
 {
-    fuse_reply_err(req, ENODATA);
+    if (size == 0)
+        fuse_reply_xattr(req, len);
+    else if (size < len)
+        fuse_reply_err(req, ERANGE);
+    else
+        fuse_reply_buf(req, value, len);
 }
 
 static void
-op_listxattr(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, size_t size)
+op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
-    if (size == 0)
-        fuse_reply_xattr(req, 0);
+    g_autofree char *value = NULL;
+
+    if (ino != CPFS_ROOT_INO || strcmp(name, CPFS_XATTR_CALLS) != 0) {
+        fuse_reply_err(req, ENODATA);
+        return;
+    }
+    value = g_strdup_printf("%" G_GUINT64_FORMAT,
+                            cpfs_driver_calls(cpfs_view_driver(fs_of(req)->view)));
+    reply_xattr_value(req, value, strlen(value), size);
+}
+
+static void
+op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+    if (ino != CPFS_ROOT_INO)
+        reply_xattr_value(req, "", 0, size);
     else
-        fuse_reply_buf(req, NULL, 0);
+        reply_xattr_value(req, CPFS_XATTR_CALLS, sizeof(CPFS_XATTR_CALLS), size);
 }
 
 static void

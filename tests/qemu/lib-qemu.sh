@@ -1,0 +1,115 @@
+# Helpers for the real-hypervisor tier: a private libvirtd session daemon,
+# run as an unprivileged user, with small QEMU domains (TCG, no OS).
+# Source after tests/lib.sh.  Provides:
+#   qemu_start_libvirtd      start the daemon; sets LV_URI, LV_DIR
+#   qemu_define NAME [--disks N] [--raw] [--off] [--password PW]
+#                            define (and unless --off, start) a domain
+#   virsh_lv ARGS...         virsh on the test daemon
+#   qemu_bitmaps DOM         names of the dirty bitmaps of DOM's disks, one
+#                            "node bitmap" pair a line, sorted
+# The daemon is stopped by its pid when the test exits.
+
+LV_USER_ID=65534
+LV_DIR=$SCRATCH/libvirt
+LV_PID=
+
+command -v libvirtd >/dev/null || skip "libvirtd is not installed (scripts/deps --qemu)"
+command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 is not installed"
+command -v qemu-img >/dev/null || skip "qemu-img is not installed"
+
+as_lv_user() {
+    setpriv --reuid=$LV_USER_ID --regid=$LV_USER_ID --clear-groups "$@"
+}
+
+qemu_cleanup() {
+    if [ -n "$LV_PID" ] && kill -0 "$LV_PID" 2>/dev/null; then
+        # Domains die with their daemon's session; stop them first, quickly.
+        for d in $(virsh_lv list --name 2>/dev/null); do
+            virsh_lv destroy "$d" >/dev/null 2>&1 || true
+        done
+        kill "$LV_PID" 2>/dev/null || true
+        wait_until 10 sh -c "! kill -0 $LV_PID" || kill -9 "$LV_PID" 2>/dev/null || true
+    fi
+    # Any QEMU left over from this daemon.
+    pkill -9 -f "qemu-system-x86_64.*$LV_DIR" 2>/dev/null || true
+}
+
+# lib.sh's cleanup runs on EXIT; chain ours in front of it.
+trap 'qemu_cleanup; cleanup' EXIT
+
+qemu_start_libvirtd() {
+    mkdir -p "$LV_DIR/config" "$LV_DIR/cache" "$LV_DIR/run" "$LV_DIR/images"
+    chmod 755 "$SCRATCH"
+    chown -R $LV_USER_ID:$LV_USER_ID "$LV_DIR"
+    LV_SOCK=$LV_DIR/run/libvirt/libvirt-sock
+    LV_URI="qemu+unix:///session?socket=$LV_SOCK"
+    HOME=$LV_DIR XDG_CONFIG_HOME=$LV_DIR/config XDG_CACHE_HOME=$LV_DIR/cache \
+    XDG_RUNTIME_DIR=$LV_DIR/run \
+        as_lv_user libvirtd --timeout=900 >"$LV_DIR/libvirtd.log" 2>&1 &
+    LV_PID=$!
+    wait_until 30 test -S "$LV_SOCK" || fail "libvirtd did not start: $(tail -5 "$LV_DIR/libvirtd.log")"
+    wait_until 30 virsh -c "$LV_URI" version || fail "libvirtd does not answer"
+}
+
+virsh_lv() {
+    virsh -q -c "$LV_URI" "$@"
+}
+
+qemu_define() {
+    name=$1; shift
+    disks=1 format=qcow2 start=1 password=
+    while [ $# -gt 0 ]; do
+        case $1 in
+            --disks) disks=$2; shift ;;
+            --raw) format=raw ;;
+            --off) start=0 ;;
+            --password) password=$2; shift ;;
+        esac
+        shift
+    done
+    xml=$LV_DIR/$name.xml
+    {
+        echo "<domain type='qemu'><name>$name</name>"
+        echo "<memory unit='MiB'>64</memory><vcpu>1</vcpu>"
+        echo "<os><type arch='x86_64' machine='pc'>hvm</type></os>"
+        echo "<devices><emulator>/usr/bin/qemu-system-x86_64</emulator>"
+        i=0
+        for dev in vda vdb vdc vdd; do
+            [ $i -lt "$disks" ] || break
+            img=$LV_DIR/images/$name-$dev.$format
+            as_lv_user qemu-img create -q -f "$format" "$img" 64M
+            echo "<disk type='file' device='disk'><driver name='qemu' type='$format'/>"
+            echo "<source file='$img'/><target dev='$dev' bus='virtio'/></disk>"
+            i=$((i + 1))
+        done
+        if [ -n "$password" ]; then
+            echo "<graphics type='vnc' port='-1' listen='127.0.0.1' passwd='$password'/>"
+        fi
+        echo "</devices></domain>"
+    } >"$xml"
+    virsh_lv define "$xml" >/dev/null || fail "cannot define $name"
+    if [ "$start" = 1 ]; then
+        virsh_lv start "$name" >/dev/null || fail "cannot start $name"
+    fi
+}
+
+# qemu_bitmaps DOM: "node bitmap" lines for the persistent dirty bitmaps of
+# every block node of DOM, sorted.
+qemu_bitmaps() {
+    virsh_lv qemu-monitor-command "$1" '{"execute":"query-named-block-nodes"}' |
+        python3 -c '
+import json, sys
+for node in json.load(sys.stdin)["return"]:
+    if node.get("drv") != "qcow2":
+        continue
+    for bm in node.get("dirty-bitmaps", []):
+        if bm.get("persistent"):
+            print(node["file"].rsplit("/", 1)[-1], bm["name"])
+' | sort
+}
+
+# virsh_parent DOM CP: the parent virsh reports for CP, or "-" for a root.
+virsh_parent() {
+    p=$(virsh_lv checkpoint-parent "$1" "$2" 2>/dev/null) || p=-
+    echo "${p:--}"
+}
