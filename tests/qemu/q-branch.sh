@@ -1,0 +1,3 @@
+#!/bin/sh
+echo "FAIL: test branch not written yet"
+exit 1

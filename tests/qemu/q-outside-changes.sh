@@ -1,0 +1,3 @@
+#!/bin/sh
+echo "FAIL: test outside-changes not written yet"
+exit 1

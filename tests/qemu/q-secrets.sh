@@ -1,0 +1,3 @@
+#!/bin/sh
+echo "FAIL: test secrets not written yet"
+exit 1
