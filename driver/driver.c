@@ -10,21 +10,39 @@
 #include <string.h>
 #include <time.h>
 
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(virConnect, virConnectClose)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(virDomain, virDomainFree)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(virDomainCheckpoint, virDomainCheckpointFree)
 
 struct _CpfsDriver {
-    virConnectPtr conn;
     char *uri;
     gboolean readonly;
     guint64 calls;
-    /* The event loop thread and its lifecycle callback. */
+
+    GMutex lock;            /* guards the fields up to the blank line */
+    GCond changed;          /* conn came back, was lost, or we are stopping */
+    virConnectPtr conn;     /* NULL while libvirt is unreachable */
+    virConnectPtr lost;     /* a dead connection for the reconnect thread to close */
+    int lifecycle_id;       /* domain event callback on conn, or -1 */
+    gboolean stopping;
+
+    /* The event loop thread (events, keepalive, close callbacks) and the
+     * thread that reconnects with backoff. */
     GThread *event_thread;
     gint event_quit;
-    int lifecycle_id;
+    GThread *reconnect_thread;
     CpfsDomainEventFunc event_func;
+    CpfsReconnectedFunc reconnected_func;
     void *event_opaque;
 };
+
+/* How long a mkdir or rmdir cut off by a lost connection waits for libvirt
+ * to come back to learn what happened. */
+#define CPFS_OUTCOME_WAIT_US (5 * G_USEC_PER_SEC)
+/* Keepalive: a daemon that stops answering is declared lost after about
+ * interval * (count + 1) seconds, so no call hangs longer than that. */
+#define CPFS_KEEPALIVE_INTERVAL 1
+#define CPFS_KEEPALIVE_COUNT 3
 
 /* Every libvirt API call goes through this, so the count is complete. */
 #define CALL(drv, expr) (__atomic_add_fetch(&(drv)->calls, 1, __ATOMIC_RELAXED), (expr))
@@ -63,35 +81,162 @@ cpfs_driver_errno(int code)
     }
 }
 
-/* Logs what failed with libvirt's message and returns the negative errno. */
-static int G_GNUC_PRINTF(1, 2)
-fail(const char *fmt, ...)
+static void conn_lost(CpfsDriver *drv, virConnectPtr conn, const char *why);
+
+/* Logs what failed with libvirt's message and returns the negative errno.
+ * A failure on a connection that died is EIO, whatever libvirt called it,
+ * and hands the connection to the reconnect thread. */
+static int G_GNUC_PRINTF(3, 4)
+fail(CpfsDriver *drv, virConnectPtr conn, const char *fmt, ...)
 {
     virErrorPtr err = virGetLastError();
     int code = err ? err->code : VIR_ERR_INTERNAL_ERROR;
-    const char *message = err && err->message ? err->message : "unknown libvirt error";
+    g_autofree char *message = g_strdup(err && err->message ? err->message
+                                                            : "unknown libvirt error");
     g_autofree char *what = NULL;
     va_list ap;
+    int errnum;
 
     va_start(ap, fmt);
     what = g_strdup_vprintf(fmt, ap);
     va_end(ap);
+    virResetLastError();
+
+    if (conn && virConnectIsAlive(conn) == 0) {
+        cpfs_error("%s: %s (libvirt connection lost)", what, message);
+        conn_lost(drv, conn, message);
+        return -EIO;
+    }
+    errnum = cpfs_driver_errno(code);
     /* "Not found" is the normal answer to a lookup of a vanished object. */
-    if (cpfs_driver_errno(code) == ENOENT)
+    if (errnum == ENOENT)
         cpfs_debug("%s: %s", what, message);
     else
         cpfs_error("%s: %s", what, message);
-    virResetLastError();
-    return -cpfs_driver_errno(code);
+    return -errnum;
+}
+
+/* The live connection, referenced, or NULL (logged) while libvirt is down. */
+static virConnectPtr
+conn_get(CpfsDriver *drv, const char *what)
+{
+    virConnectPtr conn;
+
+    g_mutex_lock(&drv->lock);
+    conn = drv->conn;
+    if (conn)
+        virConnectRef(conn);
+    g_mutex_unlock(&drv->lock);
+    if (!conn)
+        cpfs_error("%s: libvirt at %s is unreachable; reconnecting", what, drv->uri);
+    return conn;
+}
+
+/* Waits up to TIMEOUT_US for a live connection; referenced, or NULL. */
+static virConnectPtr
+conn_wait(CpfsDriver *drv, gint64 timeout_us)
+{
+    gint64 deadline = g_get_monotonic_time() + timeout_us;
+    virConnectPtr conn;
+
+    g_mutex_lock(&drv->lock);
+    while (!drv->conn && !drv->stopping &&
+           g_cond_wait_until(&drv->changed, &drv->lock, deadline))
+        ;
+    conn = drv->conn;
+    if (conn)
+        virConnectRef(conn);
+    g_mutex_unlock(&drv->lock);
+    return conn;
+}
+
+static void
+conn_lost(CpfsDriver *drv, virConnectPtr conn, const char *why)
+{
+    gboolean was_current;
+
+    g_mutex_lock(&drv->lock);
+    was_current = drv->conn == conn;
+    if (was_current) {
+        /* Our reference moves to the reconnect thread, which closes it
+         * outside of any libvirt callback. */
+        drv->conn = NULL;
+        if (drv->lost)
+            virConnectClose(drv->lost);
+        drv->lost = conn;
+        drv->lifecycle_id = -1;
+        g_cond_broadcast(&drv->changed);
+    }
+    g_mutex_unlock(&drv->lock);
+    if (was_current)
+        cpfs_error("lost the connection to libvirt at %s (%s); reconnecting", drv->uri, why);
+}
+
+static void
+close_cb(virConnectPtr conn, int reason, void *opaque)
+{
+    static const char *const reasons[] = {
+        "error", "end of file", "keepalive timeout", "client closed",
+    };
+
+    conn_lost(opaque, conn, reason >= 0 && reason < (int)G_N_ELEMENTS(reasons)
+                                ? reasons[reason] : "closed");
+}
+
+static virConnectPtr
+conn_open(CpfsDriver *drv, const char *uri)
+{
+    return CALL(drv, drv->readonly ? virConnectOpenReadOnly(uri) : virConnectOpen(uri));
+}
+
+static int lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event, int detail,
+                        void *opaque);
+
+/* Makes CONN report its loss (WATCH_CLOSE) and, once the event loop runs,
+ * keeps it alive and reports domain events. */
+static void
+conn_setup(CpfsDriver *drv, virConnectPtr conn, gboolean watch_close)
+{
+    if (watch_close &&
+        CALL(drv, virConnectRegisterCloseCallback(conn, close_cb, drv, NULL)) < 0)
+        fail(drv, NULL, "register for connection close");
+    if (!drv->event_thread)
+        return;
+    /* Keepalive needs the event loop; drivers without it just say so. */
+    if (CALL(drv, virConnectSetKeepAlive(conn, CPFS_KEEPALIVE_INTERVAL,
+                                         CPFS_KEEPALIVE_COUNT)) < 0)
+        fail(drv, NULL, "enable keepalive");
+    if (drv->event_func) {
+        int id = CALL(drv, virConnectDomainEventRegisterAny(
+                          conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                          VIR_DOMAIN_EVENT_CALLBACK(lifecycle_cb), drv, NULL));
+
+        if (id < 0)
+            fail(drv, NULL, "register for domain events");
+        g_mutex_lock(&drv->lock);
+        drv->lifecycle_id = id;
+        g_mutex_unlock(&drv->lock);
+    }
+}
+
+static void
+conn_dispose(virConnectPtr conn)
+{
+    virConnectUnregisterCloseCallback(conn, close_cb);
+    virConnectClose(conn);
 }
 
 CpfsDriver *
 cpfs_driver_open(const char *uri, gboolean readonly, char **error)
 {
     g_autoptr(CpfsDriver) drv = g_new0(CpfsDriver, 1);
+    virConnectPtr conn;
     char *actual;
 
+    g_mutex_init(&drv->lock);
+    g_cond_init(&drv->changed);
     drv->lifecycle_id = -1;
+    drv->readonly = readonly;
     virSetErrorFunc(NULL, silent_error_handler);
     /* The event implementation must exist before the connection opens, or
      * the connection never delivers events. */
@@ -99,9 +244,8 @@ cpfs_driver_open(const char *uri, gboolean readonly, char **error)
         *error = g_strdup("cannot initialize libvirt");
         return NULL;
     }
-    drv->readonly = readonly;
-    drv->conn = readonly ? virConnectOpenReadOnly(uri) : virConnectOpen(uri);
-    if (!drv->conn) {
+    conn = conn_open(drv, uri);
+    if (!conn) {
         const char *msg = virGetLastErrorMessage();
         g_autofree char *line = g_strdup(msg ? msg : "unknown error");
 
@@ -111,9 +255,13 @@ cpfs_driver_open(const char *uri, gboolean readonly, char **error)
         virResetLastError();
         return NULL;
     }
-    actual = virConnectGetURI(drv->conn);
+    /* Reconnect to what we actually reached, not to a default that might
+     * resolve differently later. */
+    actual = virConnectGetURI(conn);
     drv->uri = g_strdup(actual ? actual : uri);
     free(actual);
+    drv->conn = conn;
+    conn_setup(drv, conn, TRUE);
     return g_steal_pointer(&drv);
 }
 
@@ -155,17 +303,73 @@ lifecycle_cb(virConnectPtr conn G_GNUC_UNUSED, virDomainPtr dom, int event,
     return 0;
 }
 
-int
-cpfs_driver_watch_domains(CpfsDriver *drv, CpfsDomainEventFunc func, void *opaque)
+/* Reopens the connection whenever it is lost, backing off from 0.1 s to 2 s
+ * between attempts. */
+static gpointer
+reconnect_loop(gpointer data)
 {
+    CpfsDriver *drv = data;
+    gint64 backoff = G_USEC_PER_SEC / 10;
+
+    g_mutex_lock(&drv->lock);
+    while (!drv->stopping) {
+        virConnectPtr lost = g_steal_pointer(&drv->lost);
+        virConnectPtr conn;
+
+        if (lost) {
+            g_mutex_unlock(&drv->lock);
+            conn_dispose(lost);
+            g_mutex_lock(&drv->lock);
+            continue;
+        }
+        if (drv->conn) {
+            backoff = G_USEC_PER_SEC / 10;
+            g_cond_wait(&drv->changed, &drv->lock);
+            continue;
+        }
+        g_mutex_unlock(&drv->lock);
+
+        conn = conn_open(drv, drv->uri);
+        if (conn) {
+            conn_setup(drv, conn, TRUE);
+            g_mutex_lock(&drv->lock);
+            drv->conn = conn;
+            g_cond_broadcast(&drv->changed);
+            g_mutex_unlock(&drv->lock);
+            cpfs_info("reconnected to libvirt at %s", drv->uri);
+            /* Whatever happened while we were away is unknown: the caller
+             * forgets all it cached. */
+            if (drv->reconnected_func)
+                drv->reconnected_func(drv->event_opaque);
+            g_mutex_lock(&drv->lock);
+            continue;
+        }
+        cpfs_debug("reconnect to %s failed: %s", drv->uri, virGetLastErrorMessage());
+        virResetLastError();
+        g_mutex_lock(&drv->lock);
+        g_cond_wait_until(&drv->changed, &drv->lock, g_get_monotonic_time() + backoff);
+        backoff = MIN(backoff * 2, 2 * G_USEC_PER_SEC);
+    }
+    g_mutex_unlock(&drv->lock);
+    return NULL;
+}
+
+int
+cpfs_driver_watch_domains(CpfsDriver *drv, CpfsDomainEventFunc func,
+                          CpfsReconnectedFunc reconnected, void *opaque)
+{
+    virConnectPtr conn;
+
     drv->event_func = func;
+    drv->reconnected_func = reconnected;
     drv->event_opaque = opaque;
-    drv->lifecycle_id = CALL(drv, virConnectDomainEventRegisterAny(
-                                 drv->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-                                 VIR_DOMAIN_EVENT_CALLBACK(lifecycle_cb), drv, NULL));
-    if (drv->lifecycle_id < 0)
-        return fail("register for domain events");
     drv->event_thread = g_thread_new("libvirt-events", event_loop, drv);
+    drv->reconnect_thread = g_thread_new("libvirt-reconnect", reconnect_loop, drv);
+    conn = conn_get(drv, "watch domains");
+    if (!conn)
+        return 0;  /* the reconnect thread sets everything up again */
+    conn_setup(drv, conn, FALSE);
+    virConnectClose(conn);
     return 0;
 }
 
@@ -178,10 +382,26 @@ wake_event_loop(int timer, void *opaque G_GNUC_UNUSED)
 void
 cpfs_driver_unwatch(CpfsDriver *drv)
 {
+    virConnectPtr conn;
+    int id;
+
     if (!drv->event_thread)
         return;
-    if (drv->lifecycle_id >= 0)
-        virConnectDomainEventDeregisterAny(drv->conn, drv->lifecycle_id);
+    g_mutex_lock(&drv->lock);
+    drv->stopping = TRUE;
+    g_cond_broadcast(&drv->changed);
+    g_mutex_unlock(&drv->lock);
+    g_thread_join(g_steal_pointer(&drv->reconnect_thread));
+
+    g_mutex_lock(&drv->lock);
+    conn = drv->conn;
+    id = drv->lifecycle_id;
+    drv->lifecycle_id = -1;
+    g_mutex_unlock(&drv->lock);
+    if (conn && id >= 0)
+        virConnectDomainEventDeregisterAny(conn, id);
+    if (conn)
+        virConnectSetKeepAlive(conn, -1, 0);
     g_atomic_int_set(&drv->event_quit, 1);
     /* A timer that fires at once makes the loop return and see the flag. */
     virEventAddTimeout(0, wake_event_loop, NULL, NULL);
@@ -195,7 +415,11 @@ cpfs_driver_free(CpfsDriver *drv)
         return;
     cpfs_driver_unwatch(drv);
     if (drv->conn)
-        virConnectClose(drv->conn);
+        conn_dispose(drv->conn);
+    if (drv->lost)
+        conn_dispose(drv->lost);
+    g_mutex_clear(&drv->lock);
+    g_cond_clear(&drv->changed);
     g_free(drv->uri);
     g_free(drv);
 }
@@ -213,23 +437,40 @@ cpfs_driver_calls(CpfsDriver *drv)
 }
 
 static int
-lookup_domain(CpfsDriver *drv, const char *name, virDomainPtr *dom)
+lookup_domain(CpfsDriver *drv, virConnectPtr conn, const char *name, virDomainPtr *dom)
 {
-    *dom = CALL(drv, virDomainLookupByName(drv->conn, name));
+    *dom = CALL(drv, virDomainLookupByName(conn, name));
     if (!*dom)
-        return fail("domain '%s': lookup", name);
+        return fail(drv, conn, "domain '%s': lookup", name);
     return 0;
 }
+
+static int
+lookup_checkpoint(CpfsDriver *drv, virConnectPtr conn, virDomainPtr dom, const char *domain,
+                  const char *name, virDomainCheckpointPtr *cp)
+{
+    *cp = CALL(drv, virDomainCheckpointLookupByName(dom, name, 0));
+    if (!*cp)
+        return fail(drv, conn, "domain '%s': checkpoint '%s': lookup", domain, name);
+    return 0;
+}
+
+/* Declares CONN, the live connection, or returns -EIO while libvirt is down. */
+#define WITH_CONN(drv, conn, what) \
+    g_autoptr(virConnect) conn = conn_get(drv, what); \
+    if (!conn) \
+        return -EIO
 
 int
 cpfs_driver_list_domains(CpfsDriver *drv, GPtrArray **names)
 {
+    WITH_CONN(drv, conn, "list domains");
     virDomainPtr *doms = NULL;
-    int n = CALL(drv, virConnectListAllDomains(drv->conn, &doms, 0));
+    int n = CALL(drv, virConnectListAllDomains(conn, &doms, 0));
     GPtrArray *result;
 
     if (n < 0)
-        return fail("list domains");
+        return fail(drv, conn, "list domains");
     result = g_ptr_array_new_full(n, g_free);
     for (int i = 0; i < n; i++) {
         g_ptr_array_add(result, g_strdup(virDomainGetName(doms[i])));
@@ -243,16 +484,17 @@ cpfs_driver_list_domains(CpfsDriver *drv, GPtrArray **names)
 int
 cpfs_driver_list_checkpoints(CpfsDriver *drv, const char *domain, GPtrArray **records)
 {
+    WITH_CONN(drv, conn, "list checkpoints");
     g_autoptr(virDomain) dom = NULL;
     virDomainCheckpointPtr *cps = NULL;
     g_autoptr(GPtrArray) result = cpfs_checkpoint_records_new();
     int n, rc = 0;
 
-    if ((rc = lookup_domain(drv, domain, &dom)) < 0)
+    if ((rc = lookup_domain(drv, conn, domain, &dom)) < 0)
         return rc;
     n = CALL(drv, virDomainListAllCheckpoints(dom, &cps, 0));
     if (n < 0)
-        return fail("domain '%s': list checkpoints", domain);
+        return fail(drv, conn, "domain '%s': list checkpoints", domain);
 
     for (int i = 0; i < n; i++) {
         const char *name = virDomainCheckpointGetName(cps[i]);
@@ -262,7 +504,7 @@ cpfs_driver_list_checkpoints(CpfsDriver *drv, const char *domain, GPtrArray **re
         CpfsCheckpointRecord *rec;
 
         if (!xml) {
-            int err = fail("domain '%s': checkpoint '%s': get XML", domain, name);
+            int err = fail(drv, conn, "domain '%s': checkpoint '%s': get XML", domain, name);
 
             /* Deleted since the listing: leave it out, as a later list would. */
             if (err == -ENOENT)
@@ -289,91 +531,89 @@ cpfs_driver_list_checkpoints(CpfsDriver *drv, const char *domain, GPtrArray **re
 int
 cpfs_driver_domain_xml(CpfsDriver *drv, const char *domain, char **xml)
 {
+    WITH_CONN(drv, conn, "domain XML");
     g_autoptr(virDomain) dom = NULL;
     char *desc;
     int rc;
 
-    if ((rc = lookup_domain(drv, domain, &dom)) < 0)
+    if ((rc = lookup_domain(drv, conn, domain, &dom)) < 0)
         return rc;
     /* Flags 0: never VIR_DOMAIN_XML_SECURE, so no passwords leave. */
     desc = CALL(drv, virDomainGetXMLDesc(dom, 0));
     if (!desc)
-        return fail("domain '%s': get XML", domain);
+        return fail(drv, conn, "domain '%s': get XML", domain);
     *xml = g_strdup(desc);
     free(desc);
-    return 0;
-}
-
-static int
-lookup_checkpoint(CpfsDriver *drv, virDomainPtr dom, const char *domain, const char *name,
-                  virDomainCheckpointPtr *cp)
-{
-    *cp = CALL(drv, virDomainCheckpointLookupByName(dom, name, 0));
-    if (!*cp)
-        return fail("domain '%s': checkpoint '%s': lookup", domain, name);
     return 0;
 }
 
 int
 cpfs_driver_checkpoint_xml(CpfsDriver *drv, const char *domain, const char *name, char **xml)
 {
+    WITH_CONN(drv, conn, "checkpoint XML");
     g_autoptr(virDomain) dom = NULL;
     g_autoptr(virDomainCheckpoint) cp = NULL;
     char *desc;
     int rc;
 
-    if ((rc = lookup_domain(drv, domain, &dom)) < 0 ||
-        (rc = lookup_checkpoint(drv, dom, domain, name, &cp)) < 0)
+    if ((rc = lookup_domain(drv, conn, domain, &dom)) < 0 ||
+        (rc = lookup_checkpoint(drv, conn, dom, domain, name, &cp)) < 0)
         return rc;
+    /* Flags 0: the embedded domain XML without secrets. */
     desc = CALL(drv, virDomainCheckpointGetXMLDesc(cp, 0));
     if (!desc)
-        return fail("domain '%s': checkpoint '%s': get XML", domain, name);
+        return fail(drv, conn, "domain '%s': checkpoint '%s': get XML", domain, name);
     *xml = g_strdup(desc);
     free(desc);
     return 0;
 }
 
-int
-cpfs_driver_checkpoint_exists(CpfsDriver *drv, const char *domain, const char *name)
+/* Looks NAME up: 1 and its record in *rec (may be NULL), 0 when absent,
+ * or a negative errno. */
+static int
+checkpoint_find(CpfsDriver *drv, virConnectPtr conn, const char *domain, const char *name,
+                CpfsCheckpointRecord **rec, virDomainCheckpointPtr *handle)
 {
     g_autoptr(virDomain) dom = NULL;
     g_autoptr(virDomainCheckpoint) cp = NULL;
+    g_autofree char *desc = NULL;
     int rc;
 
-    if ((rc = lookup_domain(drv, domain, &dom)) < 0)
+    if ((rc = lookup_domain(drv, conn, domain, &dom)) < 0)
         return rc;
-    rc = lookup_checkpoint(drv, dom, domain, name, &cp);
+    rc = lookup_checkpoint(drv, conn, dom, domain, name, &cp);
     if (rc == -ENOENT)
         return 0;
-    return rc < 0 ? rc : 1;
+    if (rc < 0)
+        return rc;
+    if (rec) {
+        desc = CALL(drv, virDomainCheckpointGetXMLDesc(cp, VIR_DOMAIN_CHECKPOINT_XML_NO_DOMAIN));
+        if (!desc)
+            return fail(drv, conn, "domain '%s': checkpoint '%s': get XML", domain, name);
+        *rec = cpfs_cpxml_parse(desc, strlen(desc));
+    }
+    if (handle)
+        *handle = g_steal_pointer(&cp);
+    return 1;
 }
 
 int
-cpfs_driver_checkpoint_create(CpfsDriver *drv, const char *domain, const char *name,
-                              const char *expected_parent, CpfsCheckpointRecord **created)
+cpfs_driver_checkpoint_exists(CpfsDriver *drv, const char *domain, const char *name)
 {
-    g_autoptr(virDomain) dom = NULL;
-    g_autoptr(virDomainCheckpoint) cp = NULL;
-    g_autofree char *request = cpfs_cpxml_build_create(name);
+    WITH_CONN(drv, conn, "look up checkpoint");
+
+    return checkpoint_find(drv, conn, domain, name, NULL, NULL);
+}
+
+/* Checks where libvirt put a new checkpoint; deletes it and returns -EPERM
+ * when that is not below EXPECTED_PARENT. */
+static int
+verify_parent(CpfsDriver *drv, virConnectPtr conn, virDomainCheckpointPtr cp,
+              const char *domain, const char *name, const char *expected_parent,
+              CpfsCheckpointRecord **created)
+{
     g_autofree char *desc = NULL;
     g_autoptr(CpfsCheckpointRecord) rec = NULL;
-    int rc;
-
-    if ((rc = lookup_domain(drv, domain, &dom)) < 0)
-        return rc;
-    cp = CALL(drv, virDomainCheckpointCreateXML(dom, request, 0));
-    if (!cp) {
-        virErrorPtr err = virGetLastError();
-
-        /* libvirt reports a duplicate name as a generic failure. */
-        if (err && err->code == VIR_ERR_OPERATION_FAILED &&
-            err->message && strstr(err->message, "already exists")) {
-            cpfs_info("domain '%s': create checkpoint '%s': %s", domain, name, err->message);
-            virResetLastError();
-            return -EEXIST;
-        }
-        return fail("domain '%s': create checkpoint '%s'", domain, name);
-    }
 
     desc = CALL(drv, virDomainCheckpointGetXMLDesc(cp, VIR_DOMAIN_CHECKPOINT_XML_NO_DOMAIN));
     if (desc)
@@ -382,13 +622,12 @@ cpfs_driver_checkpoint_create(CpfsDriver *drv, const char *domain, const char *n
         if (desc)
             cpfs_error("domain '%s': checkpoint '%s': cannot parse its XML", domain, name);
         else
-            fail("domain '%s': checkpoint '%s': get XML", domain, name);
+            fail(drv, conn, "domain '%s': checkpoint '%s': get XML", domain, name);
         /* The checkpoint exists: report success rather than lose track of
          * it; the caller refreshes its listing, which shows its real place. */
         *created = NULL;
         return 0;
     }
-
     if (g_strcmp0(rec->parent, expected_parent) != 0) {
         /* libvirt made its hidden "current" checkpoint the parent, which is
          * not the directory mkdir ran in: undo, leaving nothing behind. */
@@ -397,24 +636,98 @@ cpfs_driver_checkpoint_create(CpfsDriver *drv, const char *domain, const char *n
                    rec->parent ? rec->parent : "(none)",
                    expected_parent ? expected_parent : "(none)");
         if (CALL(drv, virDomainCheckpointDelete(cp, 0)) < 0)
-            return fail("domain '%s': delete misplaced checkpoint '%s'", domain, name);
+            return fail(drv, conn, "domain '%s': delete misplaced checkpoint '%s'",
+                        domain, name);
         return -EPERM;
     }
     *created = g_steal_pointer(&rec);
     return 0;
 }
 
+/* After a call that the connection's loss cut off: waits for libvirt to come
+ * back and reports whether checkpoint NAME exists now (1/0), or -EIO. */
+static int
+outcome_after_loss(CpfsDriver *drv, const char *domain, const char *name, const char *op,
+                   virDomainCheckpointPtr *handle, virConnectPtr *conn_out)
+{
+    g_autoptr(virConnect) conn = conn_wait(drv, CPFS_OUTCOME_WAIT_US);
+    int rc;
+
+    if (!conn) {
+        cpfs_error("domain '%s': %s '%s': outcome unknown, libvirt did not come back "
+                   "within 5 s", domain, op, name);
+        return -EIO;
+    }
+    rc = checkpoint_find(drv, conn, domain, name, NULL, handle);
+    if (rc < 0) {
+        cpfs_error("domain '%s': %s '%s': outcome unknown after reconnecting", domain, op,
+                   name);
+        return -EIO;
+    }
+    cpfs_info("domain '%s': %s '%s' was cut off; after reconnecting the checkpoint %s",
+              domain, op, name, rc ? "exists" : "does not exist");
+    *conn_out = g_steal_pointer(&conn);
+    return rc;
+}
+
+int
+cpfs_driver_checkpoint_create(CpfsDriver *drv, const char *domain, const char *name,
+                              const char *expected_parent, CpfsCheckpointRecord **created)
+{
+    WITH_CONN(drv, conn, "create checkpoint");
+    g_autoptr(virDomain) dom = NULL;
+    g_autoptr(virDomainCheckpoint) cp = NULL;
+    g_autofree char *request = cpfs_cpxml_build_create(name);
+    int rc;
+
+    if ((rc = lookup_domain(drv, conn, domain, &dom)) < 0)
+        return rc;
+    cp = CALL(drv, virDomainCheckpointCreateXML(dom, request, 0));
+    if (!cp) {
+        virErrorPtr err = virGetLastError();
+        virConnectPtr again = NULL;
+
+        /* libvirt reports a duplicate name as a generic failure. */
+        if (err && err->code == VIR_ERR_OPERATION_FAILED &&
+            err->message && strstr(err->message, "already exists")) {
+            cpfs_info("domain '%s': create checkpoint '%s': %s", domain, name, err->message);
+            virResetLastError();
+            return -EEXIST;
+        }
+        rc = fail(drv, conn, "domain '%s': create checkpoint '%s'", domain, name);
+        if (virConnectIsAlive(conn) != 0)
+            return rc;
+        /* The connection broke mid-call: the checkpoint may or may not exist. */
+        rc = outcome_after_loss(drv, domain, name, "create checkpoint", &cp, &again);
+        if (rc <= 0)
+            return rc < 0 ? rc : -EIO;
+        virConnectClose(conn);
+        conn = again;
+    }
+    return verify_parent(drv, conn, cp, domain, name, expected_parent, created);
+}
+
 int
 cpfs_driver_checkpoint_delete(CpfsDriver *drv, const char *domain, const char *name)
 {
+    WITH_CONN(drv, conn, "delete checkpoint");
     g_autoptr(virDomain) dom = NULL;
     g_autoptr(virDomainCheckpoint) cp = NULL;
+    g_autoptr(virConnect) again = NULL;
     int rc;
 
-    if ((rc = lookup_domain(drv, domain, &dom)) < 0 ||
-        (rc = lookup_checkpoint(drv, dom, domain, name, &cp)) < 0)
+    if ((rc = lookup_domain(drv, conn, domain, &dom)) < 0 ||
+        (rc = lookup_checkpoint(drv, conn, dom, domain, name, &cp)) < 0)
         return rc;
-    if (CALL(drv, virDomainCheckpointDelete(cp, 0)) < 0)
-        return fail("domain '%s': delete checkpoint '%s'", domain, name);
-    return 0;
+    if (CALL(drv, virDomainCheckpointDelete(cp, 0)) == 0)
+        return 0;
+    rc = fail(drv, conn, "domain '%s': delete checkpoint '%s'", domain, name);
+    if (virConnectIsAlive(conn) != 0)
+        return rc;
+    /* The connection broke mid-call: deleted if it is gone now. */
+    g_clear_pointer(&cp, virDomainCheckpointFree);
+    rc = outcome_after_loss(drv, domain, name, "delete checkpoint", &cp, &again);
+    if (rc < 0)
+        return rc;
+    return rc == 0 ? 0 : -EIO;
 }

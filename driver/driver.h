@@ -22,12 +22,17 @@ typedef enum {
 } CpfsDomainEvent;
 
 typedef void (*CpfsDomainEventFunc)(const char *domain, CpfsDomainEvent event, void *opaque);
+typedef void (*CpfsReconnectedFunc)(void *opaque);
 
-/* Starts a thread running libvirt's event loop and reports domain lifecycle
- * events to FUNC, on that thread.  Call after daemonizing: threads do not
+/* Starts a thread running libvirt's event loop, which reports domain
+ * lifecycle events to FUNC and keeps the connection alive (keepalive, close
+ * callback), and a thread that reconnects with backoff whenever libvirt goes
+ * away; RECONNECTED runs after each reconnection.  While libvirt is down,
+ * calls fail at once with -EIO.  Call after daemonizing: threads do not
  * survive fork.  There are no checkpoint events in libvirt. */
-int cpfs_driver_watch_domains(CpfsDriver *drv, CpfsDomainEventFunc func, void *opaque);
-/* Stops the event thread, if any. */
+int cpfs_driver_watch_domains(CpfsDriver *drv, CpfsDomainEventFunc func,
+                              CpfsReconnectedFunc reconnected, void *opaque);
+/* Stops both threads, if running. */
 void cpfs_driver_unwatch(CpfsDriver *drv);
 
 /* The URI libvirt actually connected to. */

@@ -213,7 +213,7 @@ run(int argc, char **argv)
         cpfs_log_to_syslog();
     fs.se = se;
     /* After daemonizing: the event thread would not survive the fork. */
-    if (cpfs_driver_watch_domains(drv, cpfs_fs_domain_event, &fs) < 0)
+    if (cpfs_driver_watch_domains(drv, cpfs_fs_domain_event, cpfs_fs_reconnected, &fs) < 0)
         cpfs_warn("no domain events: domains defined or undefined outside show "
                   "within cache_timeout only");
 

@@ -826,6 +826,18 @@ cpfs_fs_domain_event(const char *domain, CpfsDomainEvent event, void *opaque)
     fuse_lowlevel_notify_inval_inode(fs->se, CPFS_ROOT_INO, -1, 0);
 }
 
+void
+cpfs_fs_reconnected(void *opaque)
+{
+    CpfsFs *fs = opaque;
+
+    cpfs_view_forget_all(fs->view);
+    /* Entries the kernel holds expire within cache_timeout; the root's
+     * attributes (its link count) go now. */
+    if (fs->se)
+        fuse_lowlevel_notify_inval_inode(fs->se, CPFS_ROOT_INO, -1, 0);
+}
+
 const struct fuse_lowlevel_ops cpfs_fs_ops = {
     .init = op_init,
     .lookup = op_lookup,

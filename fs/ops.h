@@ -22,5 +22,7 @@ typedef struct {
 /* Applies a domain lifecycle event to the view and the kernel's caches.
  * Runs on the libvirt event thread, never on a FUSE worker. */
 void cpfs_fs_domain_event(const char *domain, CpfsDomainEvent event, void *opaque);
+/* Forgets all cached state after libvirt came back. */
+void cpfs_fs_reconnected(void *opaque);
 
 extern const struct fuse_lowlevel_ops cpfs_fs_ops;

@@ -292,6 +292,28 @@ cpfs_view_domain_event(CpfsView *view, const char *domain, CpfsDomainEvent event
     g_mutex_unlock(&st->lock);
 }
 
+void
+cpfs_view_forget_all(CpfsView *view)
+{
+    GHashTableIter iter;
+    gpointer value;
+
+    g_mutex_lock(&view->lock);
+    g_clear_pointer(&view->list, cpfs_domain_list_unref);
+    view->list_built = 0;
+    g_hash_table_iter_init(&iter, view->states);
+    while (g_hash_table_iter_next(&iter, NULL, &value)) {
+        DomainState *st = value;
+
+        g_mutex_lock(&st->lock);
+        g_clear_pointer(&st->tree, cpfs_checkpoint_tree_unref);
+        st->tree_built = 0;
+        st->xml_size = -1;
+        g_mutex_unlock(&st->lock);
+    }
+    g_mutex_unlock(&view->lock);
+}
+
 int
 cpfs_view_mkdir(CpfsView *view, const char *domain, const char *parent, const char *name)
 {

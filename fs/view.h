@@ -34,6 +34,9 @@ int cpfs_view_checkpoint_xml_size(CpfsView *view, const char *domain, CpfsCheckp
  * started or stopped. */
 void cpfs_view_domain_event(CpfsView *view, const char *domain, CpfsDomainEvent event);
 
+/* Forgets everything: after a reconnection nothing cached can be trusted. */
+void cpfs_view_forget_all(CpfsView *view);
+
 /* Creates checkpoint NAME under PARENT (NULL: directly in the domain). */
 int cpfs_view_mkdir(CpfsView *view, const char *domain, const char *parent, const char *name);
 /* Deletes checkpoint NAME. */

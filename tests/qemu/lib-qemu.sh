@@ -43,9 +43,13 @@ qemu_start_libvirtd() {
     chown -R $LV_USER_ID:$LV_USER_ID "$LV_DIR"
     LV_SOCK=$LV_DIR/run/libvirt/libvirt-sock
     LV_URI="qemu+unix:///session?socket=$LV_SOCK"
-    HOME=$LV_DIR XDG_CONFIG_HOME=$LV_DIR/config XDG_CACHE_HOME=$LV_DIR/cache \
-    XDG_RUNTIME_DIR=$LV_DIR/run \
-        as_lv_user libvirtd --timeout=900 >"$LV_DIR/libvirtd.log" 2>&1 &
+    # exec, so that $! is libvirtd itself and kill reaches it.
+    (
+        export HOME=$LV_DIR XDG_CONFIG_HOME=$LV_DIR/config \
+            XDG_CACHE_HOME=$LV_DIR/cache XDG_RUNTIME_DIR=$LV_DIR/run
+        exec setpriv --reuid=$LV_USER_ID --regid=$LV_USER_ID --clear-groups \
+            libvirtd --timeout=900
+    ) >>"$LV_DIR/libvirtd.log" 2>&1 &
     LV_PID=$!
     wait_until 30 test -S "$LV_SOCK" || fail "libvirtd did not start: $(tail -5 "$LV_DIR/libvirtd.log")"
     wait_until 30 virsh -c "$LV_URI" version || fail "libvirtd does not answer"
