@@ -125,10 +125,12 @@ node_attr(CpfsFs *fs, const CpfsNodeId *id, guint64 ino, struct stat *st)
     int rc;
 
     if (id->kind == CPFS_NODE_ROOT) {
-        if ((rc = cpfs_view_domains(fs->view, &domains)) < 0)
-            return rc;
+        /* The root stays stat-able while libvirt is unreachable, so that
+         * the mount itself never looks broken; only its link count needs
+         * the domain list. */
         fill_common(fs, st, ino, TRUE);
-        st->st_nlink = 2 + cpfs_domain_list_names(domains)->len;
+        if (cpfs_view_domains(fs->view, &domains) == 0)
+            st->st_nlink = 2 + cpfs_domain_list_names(domains)->len;
         fill_times(st, fs->mount_time);
         return 0;
     }

@@ -30,13 +30,15 @@ command -v fusermount3 >/dev/null || skip "no fusermount3"
 
 cleanup() {
     status=$?
-    if mountpoint -q "$MNT" 2>/dev/null; then
+    # Unmount whatever state the mount is in (mountpoint(1) itself can fail
+    # on a mount whose daemon is stuck), and never let rm reach into it.
+    if grep -qF " $MNT fuse" /proc/self/mounts 2>/dev/null; then
         fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -uz "$MNT" 2>/dev/null || true
     fi
     if [ -n "$CPFS_PID" ] && kill -0 "$CPFS_PID" 2>/dev/null; then
         kill "$CPFS_PID" 2>/dev/null || true
     fi
-    rm -rf "$SCRATCH"
+    rm -rf --one-file-system "$SCRATCH"
     exit $status
 }
 trap cleanup EXIT

@@ -117,3 +117,35 @@ virsh_parent() {
     p=$(virsh_lv checkpoint-parent "$1" "$2" 2>/dev/null) || p=-
     echo "${p:--}"
 }
+
+# qemu_restart_libvirtd: starts the test daemon again on the same state
+# (after it was killed); its domains and checkpoints are still there.
+qemu_restart_libvirtd() {
+    (
+        export HOME=$LV_DIR XDG_CONFIG_HOME=$LV_DIR/config \
+            XDG_CACHE_HOME=$LV_DIR/cache XDG_RUNTIME_DIR=$LV_DIR/run
+        exec setpriv --reuid=$LV_USER_ID --regid=$LV_USER_ID --clear-groups \
+            libvirtd --timeout=900
+    ) >>"$LV_DIR/libvirtd.log" 2>&1 &
+    LV_PID=$!
+    wait_until 30 virsh -c "$LV_URI" version || fail "libvirtd did not come back"
+}
+
+# qemu_kill_libvirtd: kill -9, and wait until it is gone.
+qemu_kill_libvirtd() {
+    kill -9 "$LV_PID"
+    wait "$LV_PID" 2>/dev/null || true
+    rm -f "$LV_SOCK"
+}
+
+# tree_of_mount DOM: "checkpoint parent" lines (parent "-" for a root) as
+# the mount shows them, sorted.
+tree_of_mount() {
+    (cd "$MNT/$1" && find . -mindepth 1 -type d) | sed 's|^\./||' |
+        awk -F/ '{ print $NF, (NF > 1 ? $(NF-1) : "-") }' | sort
+}
+
+# tree_of_virsh DOM: the same lines as libvirt reports them.
+tree_of_virsh() {
+    virsh_lv checkpoint-list "$1" --parent | awk 'NF { print $1, ($5 == "" ? "-" : $5) }' | sort
+}

@@ -1,0 +1,84 @@
+#!/bin/bash
+# libvirtd dies (kill -9) and comes back: the mount stays; calls made while
+# it is down fail with EIO within 5 s; the mount works again by itself; a
+# mkdir cut off by the loss reports what really happened.
+. "$TESTS_SRC/lib.sh"
+. "$TESTS_SRC/qemu/lib-qemu.sh"
+qemu_start_libvirtd
+qemu_define vm1
+qemu_define vm2
+cpfs_mount -o cache_timeout=0.5 "$LV_URI"
+
+mkdir "$MNT/vm1/a" "$MNT/vm1/a/b" "$MNT/vm2/x"
+
+# 1. Killed in the middle of a walk.
+( for i in $(seq 200); do find "$MNT" >/dev/null 2>&1; cat "$MNT"/vm*/xml >/dev/null 2>&1; done ) &
+walker=$!
+wait_until 5 grep -q . /proc/$walker/status
+qemu_kill_libvirtd
+# Uncached names force calls to libvirt while it is down.
+start=$(date +%s%N)
+got=$(errno_of mkdir "$MNT/vm1/a/b/down")
+took=$(( ($(date +%s%N) - start) / 1000000 ))
+[ "$got" = EIO ] || fail "mkdir while libvirtd is down gave $got, expected EIO"
+[ "$took" -lt 5000 ] || fail "mkdir while libvirtd is down took ${took} ms"
+start=$(date +%s%N)
+got=$(errno_of readall "$MNT/vm1/a/xml")
+took=$(( ($(date +%s%N) - start) / 1000000 ))
+[ "$got" = EIO ] || fail "reading xml while libvirtd is down gave $got, expected EIO"
+[ "$took" -lt 5000 ] || fail "read while libvirtd is down took ${took} ms"
+mountpoint -q "$MNT" || fail "the mount went away with libvirtd"
+log_has "lost the connection to libvirt"
+pass "calls fail with EIO within 5 s while libvirtd is down (last: ${took} ms)"
+
+qemu_restart_libvirtd
+wait "$walker" || true
+wait_until 10 test -d "$MNT/vm1/a/b" || fail "the mount did not come back after libvirtd"
+log_has "reconnected to libvirt"
+[ "$(tree_of_mount vm1)" = "$(tree_of_virsh vm1)" ] || fail "vm1 differs from virsh after restart"
+[ "$(tree_of_mount vm2)" = "$(tree_of_virsh vm2)" ] || fail "vm2 differs from virsh after restart"
+[ "$(virsh_lv checkpoint-list vm1 --name | grep -c down)" = 0 ] || fail "mkdir 'down' left a checkpoint"
+mkdir "$MNT/vm1/a/b/after" || fail "mkdir after reconnecting failed"
+pass "the mount works again after libvirtd restarted, and agrees with virsh"
+
+# 2. Killed during a run of mkdirs: every mkdir that returned 0 left a
+# checkpoint, every one that failed left none.
+results=$SCRATCH/mkdir-results
+(
+    # Until three mkdirs succeeded after the restart (bounded).
+    parent=$MNT/vm1/a/b/after
+    after=0
+    for i in $(seq 1 300); do
+        if mkdir "$parent/m$i" 2>/dev/null; then
+            echo "m$i ok"
+            parent=$parent/m$i
+            [ -e "$SCRATCH/restarted" ] && after=$((after + 1))
+            [ "$after" -ge 3 ] && break
+        else
+            echo "m$i failed"
+        fi
+    done
+) >"$results" &
+maker=$!
+wait_until 20 grep -q "m3 ok" "$results" || fail "mkdirs did not start"
+qemu_kill_libvirtd
+wait_until 20 grep -q "m[0-9]* failed" "$results" || fail "no mkdir failed while libvirtd was down"
+qemu_restart_libvirtd
+touch "$SCRATCH/restarted"
+wait "$maker"
+ok=$(grep -c ' ok' "$results")
+failed=$(grep -c ' failed' "$results")
+virsh_names=$(virsh_lv checkpoint-list vm1 --name)
+while read -r name outcome; do
+    if [ "$outcome" = ok ]; then
+        echo "$virsh_names" | grep -qx "$name" || fail "mkdir $name returned 0 but libvirt has no such checkpoint"
+    else
+        echo "$virsh_names" | grep -qx "$name" && fail "mkdir $name failed but libvirt has the checkpoint"
+    fi
+done <"$results"
+wait_until 5 sh -c "[ \"\$(cd $MNT/vm1 && find . -mindepth 1 -type d | wc -l)\" = $(echo "$virsh_names" | grep -c .) ]" ||
+    fail "the tree and virsh disagree on the number of checkpoints"
+[ "$(tree_of_mount vm1)" = "$(tree_of_virsh vm1)" ] || fail "vm1 differs from virsh after the mkdir run"
+pass "mkdir outcomes across a libvirtd kill are truthful ($ok created, $failed failed)"
+
+cpfs_umount
