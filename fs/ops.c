@@ -219,10 +219,32 @@ resolve_child(CpfsFs *fs, const CpfsNodeId *parent, const char *name, CpfsNodeId
 static gboolean
 get_node(fuse_req_t req, fuse_ino_t ino, CpfsNodeId *id)
 {
-    if (cpfs_inode_table_get(fs_of(req)->inodes, ino, id))
-        return TRUE;
-    fuse_reply_err(req, ESTALE);
-    return FALSE;
+    CpfsInodeTable *inodes = fs_of(req)->inodes;
+
+    if (!cpfs_inode_table_get(inodes, ino, id)) {
+        fuse_reply_err(req, ESTALE);
+        return FALSE;
+    }
+    if (cpfs_inode_table_is_detached(inodes, ino)) {
+        /* Its checkpoint was deleted (another may have its name now). */
+        cpfs_node_id_clear(id);
+        fuse_reply_err(req, ENOENT);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* The domain directory's time and link count follow its checkpoints: tell
+ * the kernel after a change below it.  Only attributes are dropped, which
+ * takes no directory lock, so this is safe inside mkdir and rmdir. */
+static void
+domain_attrs_changed(CpfsFs *fs, const char *domain)
+{
+    CpfsNodeId dom = { .kind = CPFS_NODE_DOMAIN, .domain = (char *)domain };
+    guint64 ino = cpfs_inode_table_peek(fs->inodes, &dom);
+
+    if (ino && fs->se)
+        fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 }
 
 /* Answers a lookup-like request with CHILD, counting one lookup. */
@@ -582,6 +604,8 @@ op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode G_GNUC
     CpfsFs *fs = fs_of(req);
     g_auto(CpfsNodeId) pid = { 0 };
     CpfsNodeId child = { 0 };
+    struct fuse_entry_param e = { 0 };
+    gint64 created = 0;
     int rc;
 
     if (!get_node(req, parent, &pid))
@@ -609,15 +633,41 @@ op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode G_GNUC
         fuse_reply_err(req, -rc);
         return;
     }
-    rc = cpfs_view_mkdir(fs->view, pid.domain, pid.checkpoint, name);
+    rc = cpfs_view_mkdir(fs->view, pid.domain, pid.checkpoint, name, &created);
     if (rc < 0) {
         fuse_reply_err(req, -rc);
         return;
     }
+    /* Answer from what was created, not from a new look at the tree: another
+     * process may delete the checkpoint before we reply, and this mkdir did
+     * succeed all the same. */
     child.kind = CPFS_NODE_CHECKPOINT;
     child.domain = pid.domain;
     child.checkpoint = (char *)name;
-    reply_entry(req, &child);
+    fill_common(fs, &e.attr, 0, TRUE);
+    fill_times(&e.attr, (time_t)created);
+    e.ino = cpfs_inode_table_ref(fs->inodes, &child);
+    e.attr.st_ino = e.ino;
+    e.entry_timeout = fs->kernel_timeout;
+    e.attr_timeout = fs->kernel_timeout;
+    domain_attrs_changed(fs, pid.domain);
+    if (fuse_reply_entry(req, &e) != 0)
+        cpfs_inode_table_forget(fs->inodes, e.ino, 1);
+}
+
+/* A checkpoint made later under the same name is another object with
+ * another inode.  Runs under the domain's update lock, so no mkdir can hand
+ * out the old inode in between. */
+static void
+checkpoint_deleted(const char *domain, const char *name, void *opaque)
+{
+    CpfsFs *fs = opaque;
+    CpfsNodeId id = { .kind = CPFS_NODE_CHECKPOINT, .domain = (char *)domain,
+                      .checkpoint = (char *)name };
+
+    cpfs_inode_table_detach(fs->inodes, &id);
+    id.kind = CPFS_NODE_CHECKPOINT_XML;
+    cpfs_inode_table_detach(fs->inodes, &id);
 }
 
 static void
@@ -646,7 +696,10 @@ op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
         fuse_reply_err(req, EPERM);
         return;
     case CPFS_NODE_CHECKPOINT:
-        rc = cpfs_view_rmdir(fs->view, child.domain, child.checkpoint);
+        rc = cpfs_view_rmdir(fs->view, child.domain, child.checkpoint,
+                             checkpoint_deleted, fs);
+        if (rc == 0)
+            domain_attrs_changed(fs, child.domain);
         fuse_reply_err(req, -rc);
         return;
     default:

@@ -315,7 +315,8 @@ cpfs_view_forget_all(CpfsView *view)
 }
 
 int
-cpfs_view_mkdir(CpfsView *view, const char *domain, const char *parent, const char *name)
+cpfs_view_mkdir(CpfsView *view, const char *domain, const char *parent, const char *name,
+                gint64 *creation_time)
 {
     DomainState *st = domain_state(view, domain);
     g_autoptr(CpfsCheckpointTree) tree = NULL;
@@ -365,10 +366,31 @@ cpfs_view_mkdir(CpfsView *view, const char *domain, const char *parent, const ch
     if (rc < 0)
         goto out;
     if (!created) {
-        /* Created, but its description could not be read: list again. */
-        (void)refresh_tree(view, st);
+        /* Created, but its description could not be read back: find it in
+         * a new listing and check its parent there. */
+        CpfsCheckpoint *cp;
+
+        g_clear_pointer(&tree, cpfs_checkpoint_tree_unref);
+        if ((rc = refresh_tree(view, st)) < 0)
+            goto out;
+        tree = current_tree(st, &is_fresh, view);
+        cp = cpfs_checkpoint_tree_lookup(tree, name);
+        if (!cp) {
+            cpfs_error("domain '%s': checkpoint '%s' vanished right after its creation",
+                       domain, name);
+            rc = -EIO;
+        } else if (g_strcmp0(cp->parent ? cp->parent->name : NULL, parent) != 0) {
+            cpfs_error("domain '%s': checkpoint '%s' got another parent than its "
+                       "directory; deleting it again", domain, name);
+            rc = cpfs_driver_checkpoint_delete(view->drv, domain, name);
+            (void)refresh_tree(view, st);
+            rc = rc < 0 ? rc : -EPERM;
+        } else {
+            *creation_time = cp->creation_time;
+        }
         goto out;
     }
+    *creation_time = created->creation_time;
     g_mutex_lock(&st->lock);
     built = st->tree_built;
     g_mutex_unlock(&st->lock);
@@ -381,7 +403,8 @@ cpfs_view_mkdir(CpfsView *view, const char *domain, const char *parent, const ch
 }
 
 int
-cpfs_view_rmdir(CpfsView *view, const char *domain, const char *name)
+cpfs_view_rmdir(CpfsView *view, const char *domain, const char *name,
+                CpfsDeletedFunc deleted, void *opaque)
 {
     DomainState *st = domain_state(view, domain);
     g_autoptr(CpfsCheckpointTree) tree = NULL;
@@ -391,6 +414,8 @@ cpfs_view_rmdir(CpfsView *view, const char *domain, const char *name)
 
     g_mutex_lock(&st->update);
     rc = cpfs_driver_checkpoint_delete(view->drv, domain, name);
+    if (rc == 0 && deleted)
+        deleted(domain, name, opaque);
     if (rc == 0) {
         tree = current_tree(st, &is_fresh, view);
         g_mutex_lock(&st->lock);

@@ -7,13 +7,14 @@ typedef struct {
     guint64 nlookup;
     char *key;
     CpfsNodeId id;
+    gboolean detached;  /* its object was deleted: the key names another now */
 } InodeEntry;
 
 struct _CpfsInodeTable {
     GMutex lock;
     guint64 next_ino;
-    GHashTable *by_key;   /* key -> InodeEntry*, owns the entries */
-    GHashTable *by_ino;   /* &ino -> InodeEntry* */
+    GHashTable *by_key;   /* key -> InodeEntry*, attached entries only */
+    GHashTable *by_ino;   /* &ino -> InodeEntry*, owns the entries */
 };
 
 void
@@ -103,9 +104,9 @@ cpfs_inode_table_new(void)
 
     g_mutex_init(&table->lock);
     table->next_ino = CPFS_ROOT_INO;
-    table->by_key = g_hash_table_new_full(key_hash, key_equal, NULL,
+    table->by_key = g_hash_table_new(key_hash, key_equal);
+    table->by_ino = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL,
                                           (GDestroyNotify)entry_free);
-    table->by_ino = g_hash_table_new(g_int64_hash, g_int64_equal);
     /* The kernel never forgets the root. */
     entry_new(table, &root, node_key(&root, &len))->nlookup = 1;
     return table;
@@ -116,8 +117,8 @@ cpfs_inode_table_free(CpfsInodeTable *table)
 {
     if (!table)
         return;
-    g_hash_table_unref(table->by_ino);
     g_hash_table_unref(table->by_key);
+    g_hash_table_unref(table->by_ino);
     g_mutex_clear(&table->lock);
     g_free(table);
 }
@@ -186,11 +187,41 @@ cpfs_inode_table_forget(CpfsInodeTable *table, guint64 ino, guint64 nlookup)
     if (entry) {
         entry->nlookup -= MIN(nlookup, entry->nlookup);
         if (entry->nlookup == 0) {
-            g_hash_table_remove(table->by_ino, &ino);
-            g_hash_table_remove(table->by_key, entry->key);
+            if (!entry->detached)
+                g_hash_table_remove(table->by_key, entry->key);
+            g_hash_table_remove(table->by_ino, &ino);  /* frees the entry */
         }
     }
     g_mutex_unlock(&table->lock);
+}
+
+void
+cpfs_inode_table_detach(CpfsInodeTable *table, const CpfsNodeId *id)
+{
+    gsize len;
+    g_autofree char *key = node_key(id, &len);
+    InodeEntry *entry;
+
+    g_mutex_lock(&table->lock);
+    entry = g_hash_table_lookup(table->by_key, key);
+    if (entry && entry->ino != CPFS_ROOT_INO) {
+        g_hash_table_remove(table->by_key, key);
+        entry->detached = TRUE;
+    }
+    g_mutex_unlock(&table->lock);
+}
+
+gboolean
+cpfs_inode_table_is_detached(CpfsInodeTable *table, guint64 ino)
+{
+    InodeEntry *entry;
+    gboolean detached;
+
+    g_mutex_lock(&table->lock);
+    entry = g_hash_table_lookup(table->by_ino, &ino);
+    detached = entry && entry->detached;
+    g_mutex_unlock(&table->lock);
+    return detached;
 }
 
 guint

@@ -35,7 +35,7 @@ qemu_cleanup() {
 }
 
 # lib.sh's cleanup runs on EXIT; chain ours in front of it.
-trap 'qemu_cleanup; cleanup' EXIT
+trap 'rc_=$?; qemu_cleanup; (exit $rc_); cleanup' EXIT
 
 qemu_start_libvirtd() {
     mkdir -p "$LV_DIR/config" "$LV_DIR/cache" "$LV_DIR/run" "$LV_DIR/images"
