@@ -1,5 +1,6 @@
 #include "driver/cpxml.h"
 
+#include <errno.h>
 #include <libxml/parser.h>
 #include <string.h>
 
@@ -56,9 +57,11 @@ cpfs_cpxml_parse(const char *xml, gsize len)
     created = element_text(child_element(root, "creationTime"));
     if (created) {
         char *end = NULL;
-        gint64 value = g_ascii_strtoll(created, &end, 10);
+        gint64 value;
 
-        if (end && *end == '\0' && end != created && value >= 0)
+        errno = 0;
+        value = g_ascii_strtoll(created, &end, 10);
+        if (errno == 0 && end && *end == '\0' && end != created && value >= 0)
             creation_time = value;
     }
     return cpfs_checkpoint_record_new(name, parent, creation_time);

@@ -56,12 +56,38 @@ checkpoint_cmp(gconstpointer a, gconstpointer b)
     return strcmp(x->name, y->name);
 }
 
+/* Breaks parent loops (possible only in a corrupt listing) by making one
+ * node of each loop a root.  Each node is walked once: linear time. */
+static void
+break_loops(GPtrArray *nodes)
+{
+    enum { UNSEEN, ON_PATH, DONE };
+    g_autoptr(GHashTable) state = g_hash_table_new(NULL, NULL);
+    g_autoptr(GPtrArray) path = g_ptr_array_new();
+
+    for (guint i = 0; i < nodes->len; i++) {
+        CpfsCheckpoint *cp = nodes->pdata[i];
+
+        g_ptr_array_set_size(path, 0);
+        while (cp && GPOINTER_TO_INT(g_hash_table_lookup(state, cp)) == UNSEEN) {
+            g_hash_table_insert(state, cp, GINT_TO_POINTER(ON_PATH));
+            g_ptr_array_add(path, cp);
+            cp = cp->parent;
+        }
+        if (cp && GPOINTER_TO_INT(g_hash_table_lookup(state, cp)) == ON_PATH)
+            ((CpfsCheckpoint *)path->pdata[path->len - 1])->parent = NULL;
+        for (guint j = 0; j < path->len; j++)
+            g_hash_table_insert(state, path->pdata[j], GINT_TO_POINTER(DONE));
+    }
+}
+
 CpfsCheckpointTree *
 cpfs_checkpoint_tree_new(GPtrArray *records)
 {
     CpfsCheckpointTree *tree = g_new0(CpfsCheckpointTree, 1);
-    GHashTableIter iter;
-    gpointer value;
+    g_autoptr(GPtrArray) nodes = g_ptr_array_new();      /* in record order */
+    g_autoptr(GPtrArray) parents = g_ptr_array_new();    /* their parent names */
+    g_autoptr(GPtrArray) pending = g_ptr_array_new();
 
     tree->refs = 1;
     tree->by_name = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
@@ -73,7 +99,7 @@ cpfs_checkpoint_tree_new(GPtrArray *records)
         CpfsCheckpoint *cp;
 
         if (g_hash_table_contains(tree->by_name, rec->name))
-            continue;  /* libvirt names are unique; ignore a duplicate record */
+            continue;  /* libvirt names are unique: the first record wins */
         cp = g_new0(CpfsCheckpoint, 1);
         cp->name = g_strdup(rec->name);
         cp->creation_time = rec->creation_time;
@@ -83,36 +109,38 @@ cpfs_checkpoint_tree_new(GPtrArray *records)
         tree->has_hidden |= cp->hidden;
         tree->newest = MAX(tree->newest, rec->creation_time);
         g_hash_table_insert(tree->by_name, cp->name, cp);
+        g_ptr_array_add(nodes, cp);
+        g_ptr_array_add(parents, rec->parent);
     }
 
-    for (guint i = 0; records && i < records->len; i++) {
-        const CpfsCheckpointRecord *rec = g_ptr_array_index(records, i);
-        CpfsCheckpoint *cp = g_hash_table_lookup(tree->by_name, rec->name);
-        CpfsCheckpoint *parent = NULL;
+    /* A parent missing from the listing (deleted between calls) makes the
+     * node a root. */
+    for (guint i = 0; i < nodes->len; i++) {
+        CpfsCheckpoint *cp = nodes->pdata[i];
+        const char *parent = parents->pdata[i];
 
-        if (cp->parent || g_ptr_array_find(tree->roots, cp, NULL))
-            continue;  /* duplicate record already linked */
-        if (rec->parent)
-            parent = g_hash_table_lookup(tree->by_name, rec->parent);
-        /* A parent missing from the listing (deleted between calls) or the
-         * node itself would make a loop: show it as a root instead. */
-        if (parent == cp)
-            parent = NULL;
-        for (CpfsCheckpoint *up = parent; up; up = up->parent) {
-            if (up == cp) {
-                parent = NULL;
-                break;
-            }
-        }
-        cp->parent = parent;
+        cp->parent = parent ? g_hash_table_lookup(tree->by_name, parent) : NULL;
+    }
+    break_loops(nodes);
+
+    for (guint i = 0; i < nodes->len; i++) {
+        CpfsCheckpoint *cp = nodes->pdata[i];
+
         if (!cp->hidden)
-            g_ptr_array_add(parent ? parent->children : tree->roots, cp);
+            g_ptr_array_add(cp->parent ? cp->parent->children : tree->roots, cp);
     }
 
+    /* Visible: reachable from the roots through nodes that are not hidden.
+     * Computed once, so that a lookup costs the same at any depth. */
+    g_ptr_array_extend(pending, tree->roots, NULL, NULL);
+    while (pending->len > 0) {
+        CpfsCheckpoint *cp = g_ptr_array_steal_index_fast(pending, pending->len - 1);
+
+        cp->visible = TRUE;
+        g_ptr_array_sort(cp->children, checkpoint_cmp);
+        g_ptr_array_extend(pending, cp->children, NULL, NULL);
+    }
     g_ptr_array_sort(tree->roots, checkpoint_cmp);
-    g_hash_table_iter_init(&iter, tree->by_name);
-    while (g_hash_table_iter_next(&iter, NULL, &value))
-        g_ptr_array_sort(((CpfsCheckpoint *)value)->children, checkpoint_cmp);
     return tree;
 }
 
@@ -156,13 +184,8 @@ cpfs_checkpoint_tree_child(CpfsCheckpointTree *tree, CpfsCheckpoint *cp, const c
 {
     CpfsCheckpoint *child = g_hash_table_lookup(tree->by_name, name);
 
-    if (!child || child->hidden || child->parent != cp)
+    if (!child || !child->visible || child->parent != cp)
         return NULL;
-    /* A child of a hidden checkpoint is not reachable either. */
-    for (CpfsCheckpoint *up = child->parent; up; up = up->parent) {
-        if (up->hidden)
-            return NULL;
-    }
     return child;
 }
 

@@ -28,6 +28,7 @@ struct _CpfsCheckpoint {
     gint64 creation_time;
     GPtrArray *children;     /* CpfsCheckpoint*, sorted by name, visible only */
     gboolean hidden;         /* named "xml": cannot be shown as a directory */
+    gboolean visible;        /* neither hidden nor below a hidden one */
     gint64 xml_size;         /* -1 until measured; use the accessors */
 };
 

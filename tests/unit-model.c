@@ -1,1 +1,1382 @@
-int main(void) { return 1; } /* not written yet */
+/* Unit tests of the checkpoint tree, the domain list and the inode table
+ * (model/tree.c, model/inodes.c). */
+#include "model/inodes.h"
+#include "model/tree.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------ */
+/* Helpers */
+
+typedef struct {
+    const char *name;
+    const char *parent;
+    gint64 time;
+} Rec;
+
+static void
+shuffle(GPtrArray *arr)
+{
+    for (guint i = arr->len; i > 1; i--) {
+        guint j = (guint)g_test_rand_int_range(0, (gint32)i);
+        gpointer tmp = arr->pdata[i - 1];
+
+        arr->pdata[i - 1] = arr->pdata[j];
+        arr->pdata[j] = tmp;
+    }
+}
+
+static GPtrArray *
+records_from(const Rec *recs, gsize n, gboolean shuffled)
+{
+    GPtrArray *records = cpfs_checkpoint_records_new();
+
+    for (gsize i = 0; i < n; i++)
+        g_ptr_array_add(records, cpfs_checkpoint_record_new(recs[i].name, recs[i].parent,
+                                                            recs[i].time));
+    if (shuffled)
+        shuffle(records);
+    return records;
+}
+
+static CpfsCheckpointTree *
+tree_from(const Rec *recs, gsize n, gboolean shuffled)
+{
+    g_autoptr(GPtrArray) records = records_from(recs, n, shuffled);
+
+    return cpfs_checkpoint_tree_new(records);
+}
+
+/* "a,b,c" from an array of CpfsCheckpoint* */
+static char *
+names_of(GPtrArray *nodes)
+{
+    GString *s = g_string_new(NULL);
+
+    for (guint i = 0; nodes && i < nodes->len; i++) {
+        const CpfsCheckpoint *cp = g_ptr_array_index(nodes, i);
+
+        if (i)
+            g_string_append_c(s, ',');
+        g_string_append(s, cp->name);
+    }
+    return g_string_free(s, FALSE);
+}
+
+static char *
+children_names(CpfsCheckpointTree *tree, const char *name)
+{
+    CpfsCheckpoint *cp = NULL;
+
+    if (name) {
+        cp = cpfs_checkpoint_tree_lookup(tree, name);
+        g_assert_nonnull(cp);
+    }
+    return names_of(cpfs_checkpoint_tree_children(tree, cp));
+}
+
+#define assert_children(tree, name, expect) \
+    do { \
+        g_autofree char *got_ = children_names((tree), (name)); \
+        g_assert_cmpstr(got_, ==, (expect)); \
+    } while (0)
+
+static const char *
+parent_name(CpfsCheckpointTree *tree, const char *name)
+{
+    CpfsCheckpoint *cp = cpfs_checkpoint_tree_lookup(tree, name);
+
+    g_assert_nonnull(cp);
+    return cp->parent ? cp->parent->name : NULL;
+}
+
+/* The path of CP below the domain directory, by its parent pointers. */
+static char *
+path_of(const CpfsCheckpoint *cp)
+{
+    GPtrArray *parts = g_ptr_array_new();
+    GString *s = g_string_new(NULL);
+
+    for (; cp; cp = cp->parent)
+        g_ptr_array_add(parts, cp->name);
+    for (guint i = parts->len; i > 0; i--) {
+        g_string_append(s, g_ptr_array_index(parts, i - 1));
+        if (i > 1)
+            g_string_append_c(s, '/');
+    }
+    g_ptr_array_unref(parts);
+    return g_string_free(s, FALSE);
+}
+
+/* Every visible node is in exactly one children list (or the roots), all
+ * lists are sorted, every listed child points back at its parent, and the
+ * visible nodes can be resolved by their path. */
+static void
+check_consistent(CpfsCheckpointTree *tree)
+{
+    GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
+    GPtrArray *queue = g_ptr_array_new();
+    guint visible = 0;
+
+    g_ptr_array_add(queue, NULL);
+    for (guint q = 0; q < queue->len; q++) {
+        CpfsCheckpoint *cp = g_ptr_array_index(queue, q);
+        GPtrArray *kids = cpfs_checkpoint_tree_children(tree, cp);
+
+        g_assert_nonnull(kids);
+        for (guint i = 0; i < kids->len; i++) {
+            CpfsCheckpoint *kid = g_ptr_array_index(kids, i);
+
+            g_assert_false(kid->hidden);
+            g_assert_true(kid->parent == cp);
+            if (i > 0)
+                g_assert_cmpint(strcmp(((CpfsCheckpoint *)g_ptr_array_index(kids, i - 1))->name,
+                                       kid->name), <, 0);
+            g_assert_false(g_hash_table_contains(seen, kid->name));
+            g_hash_table_add(seen, kid->name);
+            g_assert_true(cpfs_checkpoint_tree_lookup(tree, kid->name) == kid);
+            g_assert_true(cpfs_checkpoint_tree_child(tree, cp, kid->name) == kid);
+            g_ptr_array_add(queue, kid);
+            visible++;
+        }
+    }
+    g_assert_cmpuint(visible, <=, cpfs_checkpoint_tree_size(tree));
+    g_ptr_array_unref(queue);
+    g_hash_table_unref(seen);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Building */
+
+static const Rec sample[] = {
+    { "r2", NULL, 100 },
+    { "r1", NULL, 50 },
+    { "r10", NULL, 60 },
+    { "c", "r1", 70 },
+    { "a", "r1", 80 },
+    { "b", "r1", 75 },
+    { "B", "r1", 76 },
+    { "a2", "a", 300 },
+    { "a1", "a", 200 },
+    { "x", "r2", 90 },
+};
+
+static void
+test_build_sorted(void)
+{
+    for (int round = 0; round < 50; round++) {
+        g_autoptr(CpfsCheckpointTree) tree = tree_from(sample, G_N_ELEMENTS(sample), TRUE);
+        CpfsCheckpoint *r1, *a;
+
+        g_assert_cmpuint(cpfs_checkpoint_tree_size(tree), ==, G_N_ELEMENTS(sample));
+        /* strcmp order: upper case first, "r10" before "r2". */
+        assert_children(tree, NULL, "r1,r10,r2");
+        assert_children(tree, "r1", "B,a,b,c");
+        assert_children(tree, "a", "a1,a2");
+        assert_children(tree, "r2", "x");
+        assert_children(tree, "r10", "");
+        assert_children(tree, "a1", "");
+
+        g_assert_null(parent_name(tree, "r1"));
+        g_assert_null(parent_name(tree, "r2"));
+        g_assert_null(parent_name(tree, "r10"));
+        g_assert_cmpstr(parent_name(tree, "a"), ==, "r1");
+        g_assert_cmpstr(parent_name(tree, "B"), ==, "r1");
+        g_assert_cmpstr(parent_name(tree, "a1"), ==, "a");
+        g_assert_cmpstr(parent_name(tree, "x"), ==, "r2");
+
+        /* Child counts give the directory nlink (2 + subdirectories). */
+        r1 = cpfs_checkpoint_tree_lookup(tree, "r1");
+        a = cpfs_checkpoint_tree_lookup(tree, "a");
+        g_assert_cmpuint(cpfs_checkpoint_tree_children(tree, r1)->len, ==, 4);
+        g_assert_cmpuint(r1->children->len, ==, 4);
+        g_assert_cmpuint(cpfs_checkpoint_tree_children(tree, a)->len, ==, 2);
+        g_assert_cmpuint(cpfs_checkpoint_tree_children(tree, NULL)->len, ==, 3);
+
+        g_assert_cmpint(cpfs_checkpoint_tree_newest(tree), ==, 300);
+        g_assert_cmpint(a->creation_time, ==, 80);
+        g_assert_cmpint(cpfs_checkpoint_tree_lookup(tree, "a2")->creation_time, ==, 300);
+        g_assert_false(cpfs_checkpoint_tree_has_hidden(tree));
+        g_assert_cmpint(cpfs_checkpoint_xml_size(a), ==, -1);
+        check_consistent(tree);
+    }
+}
+
+static void
+test_build_empty(void)
+{
+    g_autoptr(GPtrArray) none = cpfs_checkpoint_records_new();
+    g_autoptr(CpfsCheckpointTree) empty = cpfs_checkpoint_tree_new(none);
+    g_autoptr(CpfsCheckpointTree) null_tree = cpfs_checkpoint_tree_new(NULL);
+    CpfsCheckpoint *cp = (gpointer)0x1;
+    gboolean is_xml = TRUE;
+
+    for (int i = 0; i < 2; i++) {
+        CpfsCheckpointTree *t = i ? null_tree : empty;
+
+        g_assert_cmpuint(cpfs_checkpoint_tree_size(t), ==, 0);
+        g_assert_cmpint(cpfs_checkpoint_tree_newest(t), ==, 0);
+        g_assert_nonnull(cpfs_checkpoint_tree_children(t, NULL));
+        g_assert_cmpuint(cpfs_checkpoint_tree_children(t, NULL)->len, ==, 0);
+        g_assert_null(cpfs_checkpoint_tree_lookup(t, "a"));
+        g_assert_null(cpfs_checkpoint_tree_child(t, NULL, "a"));
+        g_assert_false(cpfs_checkpoint_tree_has_hidden(t));
+        g_assert_cmpint(cpfs_checkpoint_tree_resolve(t, "", &cp, &is_xml), ==, 0);
+        g_assert_null(cp);
+        g_assert_false(is_xml);
+        g_assert_cmpint(cpfs_checkpoint_tree_resolve(t, "a", &cp, &is_xml), ==, -ENOENT);
+    }
+}
+
+static void
+test_newest(void)
+{
+    const Rec recs[] = {
+        { "old", NULL, 5 },
+        { "mid", "old", 1700000000 },
+        { "new", "mid", 1800000000 },
+        { "z", NULL, 10 },
+    };
+    const Rec zero[] = { { "a", NULL, 0 } };
+    g_autoptr(CpfsCheckpointTree) tree = tree_from(recs, G_N_ELEMENTS(recs), TRUE);
+    g_autoptr(CpfsCheckpointTree) tree0 = tree_from(zero, 1, FALSE);
+
+    g_assert_cmpint(cpfs_checkpoint_tree_newest(tree), ==, 1800000000);
+    g_assert_cmpint(cpfs_checkpoint_tree_newest(tree0), ==, 0);
+}
+
+static void
+test_lookup_child(void)
+{
+    g_autoptr(CpfsCheckpointTree) tree = tree_from(sample, G_N_ELEMENTS(sample), TRUE);
+    CpfsCheckpoint *r1 = cpfs_checkpoint_tree_lookup(tree, "r1");
+    CpfsCheckpoint *r2 = cpfs_checkpoint_tree_lookup(tree, "r2");
+    CpfsCheckpoint *a = cpfs_checkpoint_tree_lookup(tree, "a");
+
+    g_assert_nonnull(r1);
+    g_assert_nonnull(r2);
+    g_assert_nonnull(a);
+    g_assert_cmpstr(a->name, ==, "a");
+    g_assert_null(cpfs_checkpoint_tree_lookup(tree, "nope"));
+    g_assert_null(cpfs_checkpoint_tree_lookup(tree, ""));
+    g_assert_null(cpfs_checkpoint_tree_lookup(tree, "R1"));
+
+    g_assert_true(cpfs_checkpoint_tree_child(tree, NULL, "r1") == r1);
+    g_assert_true(cpfs_checkpoint_tree_child(tree, r1, "a") == a);
+    /* Only direct children of the given directory. */
+    g_assert_null(cpfs_checkpoint_tree_child(tree, NULL, "a"));
+    g_assert_null(cpfs_checkpoint_tree_child(tree, r2, "a"));
+    g_assert_null(cpfs_checkpoint_tree_child(tree, r1, "a1"));
+    g_assert_null(cpfs_checkpoint_tree_child(tree, r1, "r1"));
+    g_assert_null(cpfs_checkpoint_tree_child(tree, a, "r1"));
+    g_assert_null(cpfs_checkpoint_tree_child(tree, r1, "nope"));
+    g_assert_null(cpfs_checkpoint_tree_child(tree, NULL, "nope"));
+}
+
+static void
+test_missing_parent(void)
+{
+    const Rec recs[] = {
+        { "a", NULL, 1 },
+        { "orphan", "deleted-meanwhile", 2 },
+        { "kid", "orphan", 3 },
+        { "b", "a", 4 },
+    };
+
+    for (int round = 0; round < 20; round++) {
+        g_autoptr(CpfsCheckpointTree) tree = tree_from(recs, G_N_ELEMENTS(recs), TRUE);
+
+        g_assert_cmpuint(cpfs_checkpoint_tree_size(tree), ==, 4);
+        assert_children(tree, NULL, "a,orphan");
+        g_assert_null(parent_name(tree, "orphan"));
+        g_assert_cmpstr(parent_name(tree, "kid"), ==, "orphan");
+        assert_children(tree, "orphan", "kid");
+        g_assert_null(cpfs_checkpoint_tree_lookup(tree, "deleted-meanwhile"));
+        check_consistent(tree);
+    }
+}
+
+/* Every record's node exists, is visible, and resolves by its path. */
+static void
+check_all_findable(CpfsCheckpointTree *tree, const Rec *recs, gsize n)
+{
+    for (gsize i = 0; i < n; i++) {
+        CpfsCheckpoint *cp = cpfs_checkpoint_tree_lookup(tree, recs[i].name);
+        CpfsCheckpoint *got = NULL;
+        gboolean is_xml = TRUE;
+        g_autofree char *path = NULL;
+        g_autofree char *xml_path = NULL;
+
+        g_assert_nonnull(cp);
+        path = path_of(cp);
+        g_test_message("%s at %s", recs[i].name, path);
+        g_assert_cmpint(cpfs_checkpoint_tree_resolve(tree, path, &got, &is_xml), ==, 0);
+        g_assert_true(got == cp);
+        g_assert_false(is_xml);
+        xml_path = g_strconcat(path, "/xml", NULL);
+        g_assert_cmpint(cpfs_checkpoint_tree_resolve(tree, xml_path, &got, &is_xml), ==, 0);
+        g_assert_true(got == cp);
+        g_assert_true(is_xml);
+    }
+    check_consistent(tree);
+}
+
+static void
+test_loops(void)
+{
+    const Rec self[] = {
+        { "self", "self", 1 },
+        { "kid", "self", 2 },
+    };
+    const Rec two[] = {
+        { "p", "q", 1 },
+        { "q", "p", 2 },
+        { "under-q", "q", 3 },
+        { "under-p", "p", 4 },
+    };
+    const Rec three[] = {
+        { "x", "z", 1 },
+        { "y", "x", 2 },
+        { "z", "y", 3 },
+        { "tail", "z", 4 },
+        { "ok", NULL, 5 },
+    };
+
+    for (int round = 0; round < 30; round++) {
+        g_autoptr(CpfsCheckpointTree) t1 = tree_from(self, G_N_ELEMENTS(self), TRUE);
+        g_autoptr(CpfsCheckpointTree) t2 = tree_from(two, G_N_ELEMENTS(two), TRUE);
+        g_autoptr(CpfsCheckpointTree) t3 = tree_from(three, G_N_ELEMENTS(three), TRUE);
+        GPtrArray *roots;
+
+        g_assert_cmpuint(cpfs_checkpoint_tree_size(t1), ==, 2);
+        g_assert_null(parent_name(t1, "self"));
+        assert_children(t1, NULL, "self");
+        assert_children(t1, "self", "kid");
+        check_all_findable(t1, self, G_N_ELEMENTS(self));
+
+        /* Exactly one of p and q is cut loose and becomes the root. */
+        g_assert_cmpuint(cpfs_checkpoint_tree_size(t2), ==, 4);
+        roots = cpfs_checkpoint_tree_children(t2, NULL);
+        g_assert_cmpuint(roots->len, ==, 1);
+        g_assert_true(!parent_name(t2, "p") != !parent_name(t2, "q"));
+        check_all_findable(t2, two, G_N_ELEMENTS(two));
+
+        g_assert_cmpuint(cpfs_checkpoint_tree_size(t3), ==, 5);
+        roots = cpfs_checkpoint_tree_children(t3, NULL);
+        g_assert_cmpuint(roots->len, ==, 2);  /* "ok" and one of x, y, z */
+        check_all_findable(t3, three, G_N_ELEMENTS(three));
+
+        /* Derived trees of looped trees stay sane. */
+        {
+            g_autoptr(CpfsCheckpointTree) d = cpfs_checkpoint_tree_with_removed(t2, "p");
+
+            g_assert_cmpuint(cpfs_checkpoint_tree_size(d), ==, 3);
+            g_assert_null(cpfs_checkpoint_tree_lookup(d, "p"));
+            check_consistent(d);
+        }
+    }
+}
+
+static void
+test_duplicates(void)
+{
+    const Rec recs[] = {
+        { "a", NULL, 1 },
+        { "b", "a", 2 },
+        { "a", NULL, 1 },
+        { "b", "a", 2 },
+        { "c", "a", 3 },
+        { "b", "a", 2 },
+    };
+
+    for (int round = 0; round < 20; round++) {
+        g_autoptr(CpfsCheckpointTree) tree = tree_from(recs, G_N_ELEMENTS(recs), TRUE);
+
+        g_assert_cmpuint(cpfs_checkpoint_tree_size(tree), ==, 3);
+        assert_children(tree, NULL, "a");
+        assert_children(tree, "a", "b,c");
+        check_consistent(tree);
+    }
+}
+
+/* A duplicate that disagrees with the first record is ignored: the first
+ * record wins, and the node is listed once. */
+static void
+test_duplicates_conflicting(void)
+{
+    const Rec recs[] = {
+        { "a", NULL, 1 },
+        { "b", NULL, 2 },
+        { "c", "a", 3 },
+        { "c", "b", 99 },    /* ignored */
+        { "b", "a", 98 },    /* ignored: b stays a root */
+    };
+    g_autoptr(CpfsCheckpointTree) tree = tree_from(recs, G_N_ELEMENTS(recs), FALSE);
+
+    g_assert_cmpuint(cpfs_checkpoint_tree_size(tree), ==, 3);
+    assert_children(tree, NULL, "a,b");
+    assert_children(tree, "a", "c");
+    assert_children(tree, "b", "");
+    g_assert_cmpint(cpfs_checkpoint_tree_lookup(tree, "c")->creation_time, ==, 3);
+    g_assert_cmpint(cpfs_checkpoint_tree_newest(tree), ==, 3);
+    check_consistent(tree);
+}
+
+/* The same for the hidden "xml" checkpoint. */
+static void
+test_duplicates_hidden(void)
+{
+    const Rec recs[] = {
+        { "a", NULL, 1 },
+        { "xml", NULL, 2 },
+        { "xml", "a", 2 },   /* ignored: xml stays a root */
+    };
+    g_autoptr(CpfsCheckpointTree) tree = tree_from(recs, G_N_ELEMENTS(recs), FALSE);
+
+    g_assert_cmpuint(cpfs_checkpoint_tree_size(tree), ==, 2);
+    g_assert_true(cpfs_checkpoint_tree_has_hidden(tree));
+    g_assert_null(parent_name(tree, "xml"));
+    assert_children(tree, NULL, "a");
+    assert_children(tree, "a", "");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Derived trees */
+
+static void
+test_with_added(void)
+{
+    g_autoptr(CpfsCheckpointTree) tree = tree_from(sample, G_N_ELEMENTS(sample), TRUE);
+    g_autoptr(CpfsCheckpointRecord) rec = cpfs_checkpoint_record_new("a15", "a", 400);
+    g_autoptr(CpfsCheckpointRecord) root = cpfs_checkpoint_record_new("r0", NULL, 10);
+    g_autoptr(CpfsCheckpointRecord) orphan = cpfs_checkpoint_record_new("o", "missing", 20);
+    g_autoptr(CpfsCheckpointTree) added = cpfs_checkpoint_tree_with_added(tree, rec);
+    g_autoptr(CpfsCheckpointTree) added_root = cpfs_checkpoint_tree_with_added(tree, root);
+    g_autoptr(CpfsCheckpointTree) added_orphan = cpfs_checkpoint_tree_with_added(tree, orphan);
+    CpfsCheckpoint *cp;
+
+    g_assert_true(added != tree);
+    g_assert_cmpuint(cpfs_checkpoint_tree_size(added), ==, G_N_ELEMENTS(sample) + 1);
+    assert_children(added, "a", "a1,a15,a2");
+    g_assert_cmpstr(parent_name(added, "a15"), ==, "a");
+    cp = cpfs_checkpoint_tree_lookup(added, "a15");
+    g_assert_cmpint(cp->creation_time, ==, 400);
+    g_assert_cmpint(cpfs_checkpoint_xml_size(cp), ==, -1);
+    g_assert_cmpint(cpfs_checkpoint_tree_newest(added), ==, 400);
+    g_assert_true(cpfs_checkpoint_tree_child(added, cpfs_checkpoint_tree_lookup(added, "a"),
+                                             "a15") == cp);
+    /* The rest of the tree is carried over. */
+    assert_children(added, NULL, "r1,r10,r2");
+    assert_children(added, "r1", "B,a,b,c");
+    assert_children(added, "r2", "x");
+    check_consistent(added);
+
+    /* The original is unchanged, and shares no nodes with the new one. */
+    g_assert_cmpuint(cpfs_checkpoint_tree_size(tree), ==, G_N_ELEMENTS(sample));
+    g_assert_null(cpfs_checkpoint_tree_lookup(tree, "a15"));
+    assert_children(tree, "a", "a1,a2");
+    g_assert_cmpint(cpfs_checkpoint_tree_newest(tree), ==, 300);
+    g_assert_true(cpfs_checkpoint_tree_lookup(tree, "a") !=
+                  cpfs_checkpoint_tree_lookup(added, "a"));
+    check_consistent(tree);
+
+    assert_children(added_root, NULL, "r0,r1,r10,r2");
+    g_assert_null(parent_name(added_root, "r0"));
+    g_assert_cmpint(cpfs_checkpoint_tree_newest(added_root), ==, 300);
+    assert_children(added_orphan, NULL, "o,r1,r10,r2");
+    assert_children(tree, NULL, "r1,r10,r2");
+
+    /* Adding to an empty tree. */
+    {
+        g_autoptr(CpfsCheckpointTree) empty = cpfs_checkpoint_tree_new(NULL);
+        g_autoptr(CpfsCheckpointTree) one = cpfs_checkpoint_tree_with_added(empty, root);
+
+        g_assert_cmpuint(cpfs_checkpoint_tree_size(empty), ==, 0);
+        g_assert_cmpuint(cpfs_checkpoint_tree_size(one), ==, 1);
+        assert_children(one, NULL, "r0");
+        g_assert_cmpint(cpfs_checkpoint_tree_newest(one), ==, 10);
+    }
+}
+
+static void
+test_with_removed(void)
+{
+    const Rec recs[] = {
+        { "root", NULL, 1 },
+        { "mid", "root", 2 },
+        { "sib", "root", 3 },
+        { "k2", "mid", 4 },
+        { "k1", "mid", 5 },
+        { "zz", "root", 6 },
+        { "g", "k1", 7 },
+        { "other", NULL, 8 },
+    };
+    g_autoptr(CpfsCheckpointTree) tree = tree_from(recs, G_N_ELEMENTS(recs), TRUE);
+    g_autoptr(CpfsCheckpointTree) no_mid = cpfs_checkpoint_tree_with_removed(tree, "mid");
+    g_autoptr(CpfsCheckpointTree) no_root = cpfs_checkpoint_tree_with_removed(tree, "root");
+    g_autoptr(CpfsCheckpointTree) no_leaf = cpfs_checkpoint_tree_with_removed(tree, "g");
+    g_autoptr(CpfsCheckpointTree) no_nope = cpfs_checkpoint_tree_with_removed(tree, "nope");
+
+    /* Children of a removed checkpoint move to its parent, sorted in. */
+    g_assert_cmpuint(cpfs_checkpoint_tree_size(no_mid), ==, 7);
+    g_assert_null(cpfs_checkpoint_tree_lookup(no_mid, "mid"));
+    assert_children(no_mid, "root", "k1,k2,sib,zz");
+    g_assert_cmpstr(parent_name(no_mid, "k1"), ==, "root");
+    g_assert_cmpstr(parent_name(no_mid, "k2"), ==, "root");
+    g_assert_cmpstr(parent_name(no_mid, "g"), ==, "k1");
+    assert_children(no_mid, NULL, "other,root");
+    check_consistent(no_mid);
+
+    /* ... or become roots when the removed one was a root. */
+    g_assert_cmpuint(cpfs_checkpoint_tree_size(no_root), ==, 7);
+    assert_children(no_root, NULL, "mid,other,sib,zz");
+    g_assert_null(parent_name(no_root, "mid"));
+    g_assert_null(parent_name(no_root, "sib"));
+    assert_children(no_root, "mid", "k1,k2");
+    check_consistent(no_root);
+
+    g_assert_cmpuint(cpfs_checkpoint_tree_size(no_leaf), ==, 7);
+    assert_children(no_leaf, "k1", "");
+    check_consistent(no_leaf);
+
+    g_assert_cmpuint(cpfs_checkpoint_tree_size(no_nope), ==, 8);
+    assert_children(no_nope, "root", "mid,sib,zz");
+    assert_children(no_nope, "mid", "k1,k2");
+    check_consistent(no_nope);
+
+    /* The newest time follows the remaining checkpoints. */
+    {
+        g_autoptr(CpfsCheckpointTree) t = cpfs_checkpoint_tree_with_removed(tree, "other");
+
+        g_assert_cmpint(cpfs_checkpoint_tree_newest(t), ==, 7);
+        g_assert_cmpint(cpfs_checkpoint_tree_newest(tree), ==, 8);
+    }
+
+    /* The original is unchanged. */
+    g_assert_cmpuint(cpfs_checkpoint_tree_size(tree), ==, 8);
+    assert_children(tree, NULL, "other,root");
+    assert_children(tree, "root", "mid,sib,zz");
+    assert_children(tree, "mid", "k1,k2");
+    g_assert_cmpstr(parent_name(tree, "k1"), ==, "mid");
+    check_consistent(tree);
+
+    /* Removing everything, one by one. */
+    {
+        g_autoptr(CpfsCheckpointTree) t = cpfs_checkpoint_tree_ref(tree);
+
+        for (gsize i = 0; i < G_N_ELEMENTS(recs); i++) {
+            CpfsCheckpointTree *next = cpfs_checkpoint_tree_with_removed(t, recs[i].name);
+
+            cpfs_checkpoint_tree_unref(t);
+            t = next;
+            g_assert_cmpuint(cpfs_checkpoint_tree_size(t), ==, G_N_ELEMENTS(recs) - i - 1);
+            check_consistent(t);
+        }
+        g_assert_cmpint(cpfs_checkpoint_tree_newest(t), ==, 0);
+    }
+}
+
+/* Measured XML sizes carry over only where the XML cannot have changed. */
+static void
+test_xml_sizes(void)
+{
+    const Rec recs[] = {
+        { "root", NULL, 1 },
+        { "mid", "root", 2 },
+        { "sib", "root", 3 },
+        { "k1", "mid", 4 },
+        { "k2", "mid", 5 },
+        { "g", "k1", 6 },
+        { "lone", NULL, 7 },
+    };
+    g_autoptr(CpfsCheckpointTree) tree = tree_from(recs, G_N_ELEMENTS(recs), TRUE);
+    g_autoptr(CpfsCheckpointRecord) rec = cpfs_checkpoint_record_new("new", "g", 8);
+    g_autoptr(CpfsCheckpointTree) added = NULL;
+    g_autoptr(CpfsCheckpointTree) no_mid = NULL;
+    g_autoptr(CpfsCheckpointTree) no_root = NULL;
+
+    for (gsize i = 0; i < G_N_ELEMENTS(recs); i++) {
+        CpfsCheckpoint *cp = cpfs_checkpoint_tree_lookup(tree, recs[i].name);
+
+        g_assert_cmpint(cpfs_checkpoint_xml_size(cp), ==, -1);
+        cpfs_checkpoint_set_xml_size(cp, 1000 + (gint64)i);
+        g_assert_cmpint(cpfs_checkpoint_xml_size(cp), ==, 1000 + (gint64)i);
+    }
+    /* Leave one unmeasured: it must stay unmeasured. */
+    cpfs_checkpoint_set_xml_size(cpfs_checkpoint_tree_lookup(tree, "sib"), -1);
+
+    added = cpfs_checkpoint_tree_with_added(tree, rec);
+    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(added, "root")), ==, 1000);
+    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(added, "mid")), ==, 1001);
+    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(added, "sib")), ==, -1);
+    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(added, "g")), ==, 1005);
+    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(added, "lone")), ==, 1006);
+    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(added, "new")), ==, -1);
+
+    no_mid = cpfs_checkpoint_tree_with_removed(tree, "mid");
+    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(no_mid, "root")), ==, 1000);
+    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(no_mid, "sib")), ==, -1);
+    /* k1 and k2 have a new parent: their XML names it, so re-measure. */
+    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(no_mid, "k1")), ==, -1);
+    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(no_mid, "k2")), ==, -1);
+    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(no_mid, "g")), ==, 1005);
+    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(no_mid, "lone")), ==, 1006);
+
+    no_root = cpfs_checkpoint_tree_with_removed(tree, "root");
+    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(no_root, "mid")), ==, -1);
+    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(no_root, "sib")), ==, -1);
+    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(no_root, "k1")), ==, 1003);
+    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(no_root, "lone")), ==, 1006);
+
+    /* Sizes set on a derived tree do not leak back into the original. */
+    cpfs_checkpoint_set_xml_size(cpfs_checkpoint_tree_lookup(no_mid, "k1"), 42);
+    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(tree, "k1")), ==, 1003);
+    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(no_root, "k1")), ==, 1003);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The hidden "xml" checkpoint */
+
+static void
+test_hidden(void)
+{
+    const Rec recs[] = {
+        { "a", NULL, 1 },
+        { "xml", "a", 2 },
+        { "y", "xml", 3 },
+        { "z", "y", 4 },
+        { "b", "a", 5 },
+    };
+
+    for (int round = 0; round < 20; round++) {
+        g_autoptr(CpfsCheckpointTree) tree = tree_from(recs, G_N_ELEMENTS(recs), TRUE);
+        CpfsCheckpoint *a = cpfs_checkpoint_tree_lookup(tree, "a");
+        CpfsCheckpoint *xml = cpfs_checkpoint_tree_lookup(tree, "xml");
+        CpfsCheckpoint *y = cpfs_checkpoint_tree_lookup(tree, "y");
+        CpfsCheckpoint *cp = NULL;
+        gboolean is_xml = FALSE;
+
+        g_assert_true(cpfs_checkpoint_tree_has_hidden(tree));
+        g_assert_cmpuint(cpfs_checkpoint_tree_size(tree), ==, 5);
+        /* lookup still finds it, marked hidden */
+        g_assert_nonnull(xml);
+        g_assert_true(xml->hidden);
+        g_assert_false(a->hidden);
+        g_assert_nonnull(y);
+        /* not listed, not reachable */
+        assert_children(tree, "a", "b");
+        g_assert_cmpuint(a->children->len, ==, 1);
+        g_assert_null(cpfs_checkpoint_tree_child(tree, a, "xml"));
+        g_assert_null(cpfs_checkpoint_tree_child(tree, xml, "y"));
+        g_assert_null(cpfs_checkpoint_tree_child(tree, y, "z"));
+        g_assert_null(cpfs_checkpoint_tree_child(tree, NULL, "y"));
+        /* a/xml is the file of a, and nothing can be below it */
+        g_assert_cmpint(cpfs_checkpoint_tree_resolve(tree, "a/xml", &cp, &is_xml), ==, 0);
+        g_assert_true(cp == a);
+        g_assert_true(is_xml);
+        g_assert_cmpint(cpfs_checkpoint_tree_resolve(tree, "a/xml/y", &cp, &is_xml), ==,
+                        -ENOTDIR);
+        g_assert_cmpint(cpfs_checkpoint_tree_resolve(tree, "a/y", &cp, &is_xml), ==, -ENOENT);
+        g_assert_cmpint(cpfs_checkpoint_tree_resolve(tree, "y", &cp, &is_xml), ==, -ENOENT);
+        check_consistent(tree);
+
+        /* Removing "xml" makes its children visible under a. */
+        {
+            g_autoptr(CpfsCheckpointTree) t = cpfs_checkpoint_tree_with_removed(tree, "xml");
+
+            g_assert_false(cpfs_checkpoint_tree_has_hidden(t));
+            assert_children(t, "a", "b,y");
+            assert_children(t, "y", "z");
+            g_assert_cmpint(cpfs_checkpoint_tree_resolve(t, "a/y/z", &cp, &is_xml), ==, 0);
+            g_assert_cmpstr(cp->name, ==, "z");
+            check_consistent(t);
+        }
+    }
+}
+
+static void
+test_hidden_root(void)
+{
+    const Rec recs[] = {
+        { "xml", NULL, 1 },
+        { "under", "xml", 2 },
+        { "v", NULL, 3 },
+    };
+    g_autoptr(CpfsCheckpointTree) tree = tree_from(recs, G_N_ELEMENTS(recs), TRUE);
+    g_autoptr(CpfsCheckpointRecord) rec = cpfs_checkpoint_record_new("xml", "v", 4);
+    const Rec plain[] = { { "v", NULL, 3 } };
+    g_autoptr(CpfsCheckpointTree) plain_tree = tree_from(plain, 1, FALSE);
+    g_autoptr(CpfsCheckpointTree) with_xml = cpfs_checkpoint_tree_with_added(plain_tree, rec);
+    CpfsCheckpoint *cp = NULL;
+    gboolean is_xml = FALSE;
+
+    g_assert_true(cpfs_checkpoint_tree_has_hidden(tree));
+    assert_children(tree, NULL, "v");
+    g_assert_null(cpfs_checkpoint_tree_child(tree, NULL, "xml"));
+    g_assert_null(cpfs_checkpoint_tree_child(tree, cpfs_checkpoint_tree_lookup(tree, "xml"),
+                                             "under"));
+    /* "xml" at the top is the domain's own XML file */
+    g_assert_cmpint(cpfs_checkpoint_tree_resolve(tree, "xml", &cp, &is_xml), ==, 0);
+    g_assert_null(cp);
+    g_assert_true(is_xml);
+    g_assert_cmpint(cpfs_checkpoint_tree_resolve(tree, "xml/under", &cp, &is_xml), ==, -ENOTDIR);
+
+    g_assert_false(cpfs_checkpoint_tree_has_hidden(plain_tree));
+    g_assert_true(cpfs_checkpoint_tree_has_hidden(with_xml));
+    assert_children(with_xml, "v", "");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Path resolution */
+
+static void
+test_resolve(void)
+{
+    g_autoptr(CpfsCheckpointTree) tree = tree_from(sample, G_N_ELEMENTS(sample), TRUE);
+    CpfsCheckpoint *r1 = cpfs_checkpoint_tree_lookup(tree, "r1");
+    CpfsCheckpoint *a = cpfs_checkpoint_tree_lookup(tree, "a");
+    CpfsCheckpoint *a1 = cpfs_checkpoint_tree_lookup(tree, "a1");
+    CpfsCheckpoint *cp;
+    gboolean is_xml;
+
+#define RESOLVE(path, want_rc, want_cp, want_xml) \
+    do { \
+        cp = (gpointer)0x1; \
+        is_xml = !(want_xml); \
+        g_test_message("resolve '%s'", path); \
+        g_assert_cmpint(cpfs_checkpoint_tree_resolve(tree, path, &cp, &is_xml), ==, want_rc); \
+        if ((want_rc) == 0) { \
+            g_assert_true(cp == (want_cp)); \
+            g_assert_cmpint(is_xml, ==, (want_xml)); \
+        } \
+    } while (0)
+
+    RESOLVE("", 0, NULL, FALSE);
+    RESOLVE(".", 0, NULL, FALSE);
+    RESOLVE("xml", 0, NULL, TRUE);
+    RESOLVE("r1", 0, r1, FALSE);
+    RESOLVE("r1/xml", 0, r1, TRUE);
+    RESOLVE("r1/a", 0, a, FALSE);
+    RESOLVE("r1/a/xml", 0, a, TRUE);
+    RESOLVE("r1/a/a1", 0, a1, FALSE);
+    RESOLVE("r1/a/a1/xml", 0, a1, TRUE);
+    RESOLVE("r1/../r1", 0, r1, FALSE);
+    RESOLVE("r1/a/..", 0, r1, FALSE);
+    RESOLVE("r1/a/../a/a1", 0, a1, FALSE);
+    RESOLVE("r1/./a", 0, a, FALSE);
+    RESOLVE("r1//a/", 0, a, FALSE);
+    RESOLVE("r1/a/../../r2/x", 0, cpfs_checkpoint_tree_lookup(tree, "x"), FALSE);
+
+    RESOLVE("xml/x", -ENOTDIR, NULL, FALSE);
+    RESOLVE("xml/xml", -ENOTDIR, NULL, FALSE);
+    RESOLVE("r1/xml/a", -ENOTDIR, NULL, FALSE);
+    RESOLVE("r1/xml/..", -ENOTDIR, NULL, FALSE);
+    RESOLVE("nope", -ENOENT, NULL, FALSE);
+    RESOLVE("r1/nope", -ENOENT, NULL, FALSE);
+    RESOLVE("r1/nope/xml", -ENOENT, NULL, FALSE);
+    RESOLVE("a", -ENOENT, NULL, FALSE);          /* exists, but not at the top */
+    RESOLVE("r2/a", -ENOENT, NULL, FALSE);       /* exists, but elsewhere */
+    RESOLVE("r1/a1", -ENOENT, NULL, FALSE);      /* a grandchild */
+#undef RESOLVE
+}
+
+/* A chain 5000 deep: built, resolved and freed without deep recursion. */
+static void
+test_deep_chain(void)
+{
+    const guint depth = 5000;
+    g_autoptr(GPtrArray) records = cpfs_checkpoint_records_new();
+    g_autoptr(CpfsCheckpointTree) tree = NULL;
+    g_autoptr(CpfsCheckpointTree) removed = NULL;
+    g_autoptr(GString) path = g_string_new(NULL);
+    g_autofree char *xml_path = NULL;
+    g_autofree char *last = g_strdup_printf("n%u", depth - 1);
+    CpfsCheckpoint *cp = NULL;
+    gboolean is_xml = TRUE;
+
+    for (guint i = 0; i < depth; i++) {
+        g_autofree char *name = g_strdup_printf("n%u", i);
+        g_autofree char *parent = i ? g_strdup_printf("n%u", i - 1) : NULL;
+
+        g_ptr_array_add(records, cpfs_checkpoint_record_new(name, parent, i));
+        if (i)
+            g_string_append_c(path, '/');
+        g_string_append(path, name);
+    }
+    shuffle(records);
+    tree = cpfs_checkpoint_tree_new(records);
+    g_assert_cmpuint(cpfs_checkpoint_tree_size(tree), ==, depth);
+    g_assert_cmpint(cpfs_checkpoint_tree_newest(tree), ==, depth - 1);
+    assert_children(tree, NULL, "n0");
+
+    g_assert_cmpint(cpfs_checkpoint_tree_resolve(tree, path->str, &cp, &is_xml), ==, 0);
+    g_assert_nonnull(cp);
+    g_assert_cmpstr(cp->name, ==, last);
+    g_assert_false(is_xml);
+    xml_path = g_strconcat(path->str, "/xml", NULL);
+    g_assert_cmpint(cpfs_checkpoint_tree_resolve(tree, xml_path, &cp, &is_xml), ==, 0);
+    g_assert_cmpstr(cp->name, ==, last);
+    g_assert_true(is_xml);
+
+    removed = cpfs_checkpoint_tree_with_removed(tree, "n2500");
+    g_assert_cmpuint(cpfs_checkpoint_tree_size(removed), ==, depth - 1);
+    g_assert_cmpstr(parent_name(removed, "n2501"), ==, "n2499");
+}
+
+static void
+test_refcount(void)
+{
+    CpfsCheckpointTree *tree = tree_from(sample, G_N_ELEMENTS(sample), FALSE);
+    CpfsCheckpointTree *derived;
+    g_autoptr(CpfsCheckpointRecord) rec = cpfs_checkpoint_record_new("new", "x", 1);
+
+    g_assert_true(cpfs_checkpoint_tree_ref(tree) == tree);
+    cpfs_checkpoint_tree_unref(tree);
+    /* still alive: one reference left */
+    g_assert_cmpuint(cpfs_checkpoint_tree_size(tree), ==, G_N_ELEMENTS(sample));
+    g_assert_cmpstr(cpfs_checkpoint_tree_lookup(tree, "a")->name, ==, "a");
+    assert_children(tree, "r1", "B,a,b,c");
+
+    /* A derived tree does not depend on the one it came from. */
+    derived = cpfs_checkpoint_tree_with_added(tree, rec);
+    cpfs_checkpoint_tree_unref(tree);
+    check_consistent(derived);
+    assert_children(derived, "x", "new");
+    g_assert_cmpstr(parent_name(derived, "new"), ==, "x");
+    cpfs_checkpoint_tree_unref(derived);
+
+    cpfs_checkpoint_tree_unref(NULL);  /* harmless */
+}
+
+/* Readers on other threads keep their reference while the owner drops it. */
+static gpointer
+tree_reader(gpointer data)
+{
+    CpfsCheckpointTree *tree = data;
+
+    for (int i = 0; i < 200; i++) {
+        CpfsCheckpointTree *t = cpfs_checkpoint_tree_ref(tree);
+
+        g_assert_nonnull(cpfs_checkpoint_tree_lookup(t, "a1"));
+        cpfs_checkpoint_tree_unref(t);
+    }
+    cpfs_checkpoint_tree_unref(tree);
+    return NULL;
+}
+
+static void
+test_refcount_threads(void)
+{
+    CpfsCheckpointTree *tree = tree_from(sample, G_N_ELEMENTS(sample), FALSE);
+    GThread *threads[8];
+
+    for (guint i = 0; i < G_N_ELEMENTS(threads); i++)
+        threads[i] = g_thread_new("reader", tree_reader, cpfs_checkpoint_tree_ref(tree));
+    cpfs_checkpoint_tree_unref(tree);
+    for (guint i = 0; i < G_N_ELEMENTS(threads); i++)
+        g_thread_join(threads[i]);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Domain list */
+
+static void
+test_domain_list(void)
+{
+    g_autoptr(GPtrArray) names = g_ptr_array_new();
+    g_autoptr(CpfsDomainList) list = NULL;
+    g_autoptr(CpfsDomainList) empty = cpfs_domain_list_new(NULL);
+    GPtrArray *sorted;
+    char buf[8] = "web";
+
+    g_ptr_array_add(names, "web");
+    g_ptr_array_add(names, "db");
+    g_ptr_array_add(names, "Zeta");
+    g_ptr_array_add(names, "web");
+    g_ptr_array_add(names, "app-10");
+    g_ptr_array_add(names, "app-2");
+    g_ptr_array_add(names, "db");
+    list = cpfs_domain_list_new(names);
+    sorted = cpfs_domain_list_names(list);
+    {
+        g_autofree char *joined = NULL;
+        GString *s = g_string_new(NULL);
+
+        for (guint i = 0; i < sorted->len; i++)
+            g_string_append_printf(s, "%s%s", i ? "," : "", (char *)g_ptr_array_index(sorted, i));
+        joined = g_string_free(s, FALSE);
+        g_assert_cmpstr(joined, ==, "Zeta,app-10,app-2,db,web");
+    }
+    g_assert_cmpuint(sorted->len, ==, 5);
+
+    /* The list owns copies of the names. */
+    g_assert_true(g_ptr_array_index(sorted, 4) != (gpointer)names->pdata[0]);
+    g_assert_true(cpfs_domain_list_contains(list, buf));
+    buf[0] = 'x';
+    g_assert_true(cpfs_domain_list_contains(list, "web"));
+    g_assert_false(cpfs_domain_list_contains(list, buf));
+
+    g_assert_true(cpfs_domain_list_contains(list, "db"));
+    g_assert_true(cpfs_domain_list_contains(list, "Zeta"));
+    g_assert_false(cpfs_domain_list_contains(list, "zeta"));
+    g_assert_false(cpfs_domain_list_contains(list, "app"));
+    g_assert_false(cpfs_domain_list_contains(list, ""));
+
+    g_assert_cmpuint(cpfs_domain_list_names(empty)->len, ==, 0);
+    g_assert_false(cpfs_domain_list_contains(empty, "web"));
+
+    /* ref keeps it alive after the owner lets go */
+    {
+        CpfsDomainList *l = cpfs_domain_list_new(names);
+        CpfsDomainList *r = cpfs_domain_list_ref(l);
+
+        g_assert_true(r == l);
+        cpfs_domain_list_unref(l);
+        g_assert_true(cpfs_domain_list_contains(r, "app-2"));
+        g_assert_cmpuint(cpfs_domain_list_names(r)->len, ==, 5);
+        cpfs_domain_list_unref(r);
+        cpfs_domain_list_unref(NULL);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Inode table */
+
+static CpfsNodeId
+node_id(CpfsNodeKind kind, const char *domain, const char *checkpoint)
+{
+    CpfsNodeId id = { .kind = kind, .domain = (char *)domain, .checkpoint = (char *)checkpoint };
+
+    return id;
+}
+
+static void
+test_inode_root(void)
+{
+    g_autoptr(CpfsInodeTable) table = cpfs_inode_table_new();
+    CpfsNodeId root = node_id(CPFS_NODE_ROOT, NULL, NULL);
+    g_auto(CpfsNodeId) out = { 0 };
+
+    g_assert_cmpint(CPFS_ROOT_INO, ==, 1);
+    g_assert_cmpuint(cpfs_inode_table_count(table), ==, 1);
+    g_assert_cmpuint(cpfs_inode_table_peek(table, &root), ==, CPFS_ROOT_INO);
+    g_assert_true(cpfs_inode_table_get(table, CPFS_ROOT_INO, &out));
+    g_assert_cmpint(out.kind, ==, CPFS_NODE_ROOT);
+    g_assert_null(out.domain);
+    g_assert_null(out.checkpoint);
+
+    g_assert_cmpuint(cpfs_inode_table_ref(table, &root), ==, CPFS_ROOT_INO);
+    g_assert_cmpuint(cpfs_inode_table_count(table), ==, 1);
+
+    /* Forgetting the root does nothing, however often. */
+    cpfs_inode_table_forget(table, CPFS_ROOT_INO, 1);
+    cpfs_inode_table_forget(table, CPFS_ROOT_INO, 1000);
+    cpfs_inode_table_forget(table, CPFS_ROOT_INO, G_MAXUINT64);
+    g_assert_cmpuint(cpfs_inode_table_count(table), ==, 1);
+    g_assert_cmpuint(cpfs_inode_table_peek(table, &root), ==, CPFS_ROOT_INO);
+    g_assert_true(cpfs_inode_table_get(table, CPFS_ROOT_INO, &out));
+    g_assert_cmpint(out.kind, ==, CPFS_NODE_ROOT);
+
+    /* Other identities never get 1. */
+    {
+        CpfsNodeId dom = node_id(CPFS_NODE_DOMAIN, "test", NULL);
+        guint64 ino = cpfs_inode_table_ref(table, &dom);
+
+        g_assert_cmpuint(ino, >, CPFS_ROOT_INO);
+    }
+}
+
+static void
+test_inode_same(void)
+{
+    g_autoptr(CpfsInodeTable) table = cpfs_inode_table_new();
+    CpfsNodeId id = node_id(CPFS_NODE_CHECKPOINT, "dom", "cp");
+    g_autofree char *dom_copy = g_strdup("dom");
+    g_autofree char *cp_copy = g_strdup("cp");
+    CpfsNodeId same = node_id(CPFS_NODE_CHECKPOINT, dom_copy, cp_copy);
+    guint64 first = cpfs_inode_table_ref(table, &id);
+    guint64 second = cpfs_inode_table_ref(table, &same);
+
+    g_assert_cmpuint(first, !=, 0);
+    g_assert_cmpuint(first, !=, CPFS_ROOT_INO);
+    g_assert_cmpuint(first, ==, second);
+    g_assert_cmpuint(cpfs_inode_table_count(table), ==, 2);
+    g_assert_cmpuint(cpfs_inode_table_peek(table, &id), ==, first);
+}
+
+static void
+test_inode_distinct(void)
+{
+    g_autoptr(CpfsInodeTable) table = cpfs_inode_table_new();
+    const CpfsNodeId ids[] = {
+        node_id(CPFS_NODE_DOMAIN, "a", NULL),
+        node_id(CPFS_NODE_DOMAIN_XML, "a", NULL),
+        node_id(CPFS_NODE_CHECKPOINT, "a", "b"),
+        node_id(CPFS_NODE_CHECKPOINT_XML, "a", "b"),
+        node_id(CPFS_NODE_DOMAIN, "b", NULL),
+        node_id(CPFS_NODE_CHECKPOINT, "b", "a"),
+        node_id(CPFS_NODE_CHECKPOINT, "a", "a"),
+        node_id(CPFS_NODE_CHECKPOINT, "b", "b"),
+        /* names that a naive separator would run together */
+        node_id(CPFS_NODE_DOMAIN, "a\x01" "b", NULL),
+        node_id(CPFS_NODE_DOMAIN, "a/b", NULL),
+        node_id(CPFS_NODE_DOMAIN, "a:b", NULL),
+        node_id(CPFS_NODE_DOMAIN, "ab", NULL),
+        node_id(CPFS_NODE_CHECKPOINT, "ab", "c"),
+        node_id(CPFS_NODE_CHECKPOINT, "a", "bc"),
+        node_id(CPFS_NODE_CHECKPOINT, "a\x01" "b", "c"),
+        node_id(CPFS_NODE_CHECKPOINT, "a", "b\x01" "c"),
+        node_id(CPFS_NODE_CHECKPOINT, "a/b", "c"),
+        node_id(CPFS_NODE_CHECKPOINT, "a", "b/c"),
+        node_id(CPFS_NODE_CHECKPOINT, "a:b", "c"),
+        node_id(CPFS_NODE_CHECKPOINT, "a", "b:c"),
+        node_id(CPFS_NODE_CHECKPOINT_XML, "a\x01" "b", "c"),
+        node_id(CPFS_NODE_CHECKPOINT_XML, "a", "b\x01" "c"),
+        node_id(CPFS_NODE_DOMAIN, "\x7f", NULL),
+        node_id(CPFS_NODE_DOMAIN, "\xff", NULL),
+        node_id(CPFS_NODE_DOMAIN, "caf\xc3\xa9", NULL),
+        node_id(CPFS_NODE_DOMAIN, "cafe", NULL),
+    };
+    guint64 inos[G_N_ELEMENTS(ids)];
+
+    for (gsize i = 0; i < G_N_ELEMENTS(ids); i++) {
+        inos[i] = cpfs_inode_table_ref(table, &ids[i]);
+        g_assert_cmpuint(inos[i], >, CPFS_ROOT_INO);
+        for (gsize j = 0; j < i; j++) {
+            if (inos[i] == inos[j]) {
+                g_autofree char *d1 = g_strescape(ids[i].domain, NULL);
+                g_autofree char *d2 = g_strescape(ids[j].domain, NULL);
+
+                g_test_message("collision: %d/%s/%s and %d/%s/%s", ids[i].kind, d1,
+                               ids[i].checkpoint, ids[j].kind, d2, ids[j].checkpoint);
+            }
+            g_assert_cmpuint(inos[i], !=, inos[j]);
+        }
+    }
+    g_assert_cmpuint(cpfs_inode_table_count(table), ==, G_N_ELEMENTS(ids) + 1);
+
+    /* Each maps back to its own identity, and again to its own number. */
+    for (gsize i = 0; i < G_N_ELEMENTS(ids); i++) {
+        g_auto(CpfsNodeId) out = { 0 };
+
+        g_assert_cmpuint(cpfs_inode_table_peek(table, &ids[i]), ==, inos[i]);
+        g_assert_cmpuint(cpfs_inode_table_ref(table, &ids[i]), ==, inos[i]);
+        g_assert_true(cpfs_inode_table_get(table, inos[i], &out));
+        g_assert_cmpint(out.kind, ==, ids[i].kind);
+        g_assert_cmpstr(out.domain, ==, ids[i].domain);
+        g_assert_cmpstr(out.checkpoint, ==, ids[i].checkpoint);
+    }
+    g_assert_cmpuint(cpfs_inode_table_count(table), ==, G_N_ELEMENTS(ids) + 1);
+}
+
+static void
+test_inode_get_copies(void)
+{
+    g_autoptr(CpfsInodeTable) table = cpfs_inode_table_new();
+    char dom[] = "dom";
+    char cp[] = "cp";
+    CpfsNodeId id = node_id(CPFS_NODE_CHECKPOINT_XML, dom, cp);
+    guint64 ino = cpfs_inode_table_ref(table, &id);
+    g_auto(CpfsNodeId) out = { 0 };
+    g_auto(CpfsNodeId) out2 = { 0 };
+
+    /* The table copied the identity on ref. */
+    dom[0] = 'X';
+    cp[0] = 'Y';
+    g_assert_true(cpfs_inode_table_get(table, ino, &out));
+    g_assert_cmpint(out.kind, ==, CPFS_NODE_CHECKPOINT_XML);
+    g_assert_cmpstr(out.domain, ==, "dom");
+    g_assert_cmpstr(out.checkpoint, ==, "cp");
+
+    /* get hands out copies: they outlive the entry, and are distinct. */
+    g_assert_true(cpfs_inode_table_get(table, ino, &out2));
+    g_assert_true(out.domain != out2.domain);
+    g_assert_true(out.checkpoint != out2.checkpoint);
+    cpfs_inode_table_forget(table, ino, 1);
+    g_assert_cmpstr(out.domain, ==, "dom");
+    g_assert_cmpstr(out.checkpoint, ==, "cp");
+    g_assert_cmpstr(out2.domain, ==, "dom");
+
+    /* unknown numbers */
+    {
+        g_auto(CpfsNodeId) none = { 0 };
+
+        g_assert_false(cpfs_inode_table_get(table, ino, &none));
+        g_assert_false(cpfs_inode_table_get(table, 0, &none));
+        g_assert_false(cpfs_inode_table_get(table, 12345, &none));
+        g_assert_null(none.domain);
+        g_assert_null(none.checkpoint);
+    }
+
+    /* clearing twice is safe */
+    cpfs_node_id_clear(&out2);
+    g_assert_null(out2.domain);
+    g_assert_null(out2.checkpoint);
+    cpfs_node_id_clear(&out2);
+}
+
+static void
+test_inode_forget(void)
+{
+    g_autoptr(CpfsInodeTable) table = cpfs_inode_table_new();
+    CpfsNodeId a = node_id(CPFS_NODE_DOMAIN, "a", NULL);
+    CpfsNodeId b = node_id(CPFS_NODE_DOMAIN, "b", NULL);
+    g_auto(CpfsNodeId) out = { 0 };
+    guint64 ino_a, ino_a2, ino_b, ino_a3;
+
+    ino_a = cpfs_inode_table_ref(table, &a);
+    g_assert_cmpuint(cpfs_inode_table_ref(table, &a), ==, ino_a);
+    g_assert_cmpuint(cpfs_inode_table_ref(table, &a), ==, ino_a);
+    g_assert_cmpuint(cpfs_inode_table_count(table), ==, 2);
+
+    /* three lookups: two forgotten, one left */
+    cpfs_inode_table_forget(table, ino_a, 2);
+    g_assert_cmpuint(cpfs_inode_table_count(table), ==, 2);
+    g_assert_cmpuint(cpfs_inode_table_peek(table, &a), ==, ino_a);
+    g_assert_true(cpfs_inode_table_get(table, ino_a, &out));
+    cpfs_node_id_clear(&out);
+
+    cpfs_inode_table_forget(table, ino_a, 1);
+    g_assert_cmpuint(cpfs_inode_table_count(table), ==, 1);
+    g_assert_cmpuint(cpfs_inode_table_peek(table, &a), ==, 0);
+    g_assert_false(cpfs_inode_table_get(table, ino_a, &out));
+
+    /* forgetting something gone, or unknown, is harmless */
+    cpfs_inode_table_forget(table, ino_a, 1);
+    cpfs_inode_table_forget(table, 999999, 1);
+    cpfs_inode_table_forget(table, 0, 1);
+    g_assert_cmpuint(cpfs_inode_table_count(table), ==, 1);
+
+    /* numbers are never reused */
+    ino_a2 = cpfs_inode_table_ref(table, &a);
+    g_assert_cmpuint(ino_a2, !=, ino_a);
+    g_assert_cmpuint(ino_a2, >, ino_a);
+    ino_b = cpfs_inode_table_ref(table, &b);
+    g_assert_cmpuint(ino_b, !=, ino_a);
+    g_assert_cmpuint(ino_b, !=, ino_a2);
+    cpfs_inode_table_forget(table, ino_a2, 1);
+    cpfs_inode_table_forget(table, ino_b, 1);
+    ino_a3 = cpfs_inode_table_ref(table, &a);
+    g_assert_cmpuint(ino_a3, >, ino_b);
+    g_assert_cmpuint(ino_a3, !=, ino_a);
+    g_assert_cmpuint(ino_a3, !=, ino_a2);
+
+    /* forgetting more than counted removes the entry */
+    g_assert_cmpuint(cpfs_inode_table_ref(table, &a), ==, ino_a3);
+    cpfs_inode_table_forget(table, ino_a3, 100);
+    g_assert_cmpuint(cpfs_inode_table_peek(table, &a), ==, 0);
+    g_assert_cmpuint(cpfs_inode_table_count(table), ==, 1);
+
+    /* forgetting one entry leaves others alone */
+    {
+        guint64 x = cpfs_inode_table_ref(table, &a);
+        guint64 y = cpfs_inode_table_ref(table, &b);
+
+        cpfs_inode_table_forget(table, x, 1);
+        g_assert_cmpuint(cpfs_inode_table_peek(table, &b), ==, y);
+        g_assert_true(cpfs_inode_table_get(table, y, &out));
+        g_assert_cmpstr(out.domain, ==, "b");
+    }
+}
+
+static void
+test_inode_peek(void)
+{
+    g_autoptr(CpfsInodeTable) table = cpfs_inode_table_new();
+    CpfsNodeId id = node_id(CPFS_NODE_CHECKPOINT, "d", "c");
+
+    /* peek does not create */
+    g_assert_cmpuint(cpfs_inode_table_peek(table, &id), ==, 0);
+    g_assert_cmpuint(cpfs_inode_table_count(table), ==, 1);
+    g_assert_cmpuint(cpfs_inode_table_peek(table, &id), ==, 0);
+
+    /* peek does not count a lookup: one ref, many peeks, one forget */
+    {
+        guint64 ino = cpfs_inode_table_ref(table, &id);
+
+        for (int i = 0; i < 5; i++)
+            g_assert_cmpuint(cpfs_inode_table_peek(table, &id), ==, ino);
+        cpfs_inode_table_forget(table, ino, 1);
+        g_assert_cmpuint(cpfs_inode_table_peek(table, &id), ==, 0);
+        g_assert_cmpuint(cpfs_inode_table_count(table), ==, 1);
+    }
+}
+
+static void
+test_node_is_dir(void)
+{
+    g_assert_true(cpfs_node_is_dir(CPFS_NODE_ROOT));
+    g_assert_true(cpfs_node_is_dir(CPFS_NODE_DOMAIN));
+    g_assert_true(cpfs_node_is_dir(CPFS_NODE_CHECKPOINT));
+    g_assert_false(cpfs_node_is_dir(CPFS_NODE_DOMAIN_XML));
+    g_assert_false(cpfs_node_is_dir(CPFS_NODE_CHECKPOINT_XML));
+}
+
+#define N_THREADS 8
+#define N_IDS 16
+#define N_ITER 20000
+
+typedef struct {
+    CpfsInodeTable *table;
+    CpfsNodeId ids[N_IDS];
+    guint seed;
+} ThreadShared;
+
+typedef struct {
+    ThreadShared *shared;
+    guint index;
+} ThreadArg;
+
+static gpointer
+inode_worker(gpointer data)
+{
+    ThreadArg *arg = data;
+    ThreadShared *sh = arg->shared;
+    g_autoptr(GRand) rand = g_rand_new_with_seed(sh->seed + arg->index);
+    guint64 held[N_IDS] = { 0 };
+    guint64 inos[N_IDS] = { 0 };
+
+    for (int i = 0; i < N_ITER; i++) {
+        guint k = (guint)g_rand_int_range(rand, 0, N_IDS);
+
+        if (held[k] && g_rand_boolean(rand)) {
+            guint64 n = (guint64)g_rand_int_range(rand, 1, (gint32)held[k] + 1);
+
+            cpfs_inode_table_forget(sh->table, inos[k], n);
+            held[k] -= n;
+        } else {
+            guint64 ino = cpfs_inode_table_ref(sh->table, &sh->ids[k]);
+
+            /* While this thread holds a lookup the number cannot change. */
+            if (held[k])
+                g_assert_cmpuint(ino, ==, inos[k]);
+            g_assert_cmpuint(ino, >, CPFS_ROOT_INO);
+            inos[k] = ino;
+            held[k]++;
+            if (i % 64 == 0) {
+                g_auto(CpfsNodeId) out = { 0 };
+
+                g_assert_true(cpfs_inode_table_get(sh->table, ino, &out));
+                g_assert_cmpint(out.kind, ==, sh->ids[k].kind);
+                g_assert_cmpstr(out.domain, ==, sh->ids[k].domain);
+                g_assert_cmpstr(out.checkpoint, ==, sh->ids[k].checkpoint);
+                g_assert_cmpuint(cpfs_inode_table_peek(sh->table, &sh->ids[k]), ==, ino);
+            }
+        }
+    }
+    /* Drop what is left, then take a fixed number of lookups per identity. */
+    for (guint k = 0; k < N_IDS; k++) {
+        if (held[k])
+            cpfs_inode_table_forget(sh->table, inos[k], held[k]);
+    }
+    for (guint k = 0; k < N_IDS; k++) {
+        for (guint n = 0; n < k + 1; n++)
+            cpfs_inode_table_ref(sh->table, &sh->ids[k]);
+    }
+    return NULL;
+}
+
+static void
+test_inode_threads(void)
+{
+    g_autoptr(CpfsInodeTable) table = cpfs_inode_table_new();
+    ThreadShared sh = { .table = table, .seed = (guint)g_test_rand_int() };
+    ThreadArg args[N_THREADS];
+    GThread *threads[N_THREADS];
+    char *names[N_IDS] = { 0 };
+    guint64 inos[N_IDS];
+
+    for (guint k = 0; k < N_IDS; k++) {
+        names[k] = g_strdup_printf("n%u", k);
+        sh.ids[k] = node_id(k % 2 ? CPFS_NODE_CHECKPOINT : CPFS_NODE_DOMAIN, "dom",
+                            k % 2 ? names[k] : NULL);
+        if (k % 2 == 0)
+            sh.ids[k].domain = names[k];
+    }
+    for (guint t = 0; t < N_THREADS; t++) {
+        args[t].shared = &sh;
+        args[t].index = t;
+        threads[t] = g_thread_new("inodes", inode_worker, &args[t]);
+    }
+    for (guint t = 0; t < N_THREADS; t++)
+        g_thread_join(threads[t]);
+
+    /* Each identity now holds exactly N_THREADS * (k + 1) lookups. */
+    g_assert_cmpuint(cpfs_inode_table_count(table), ==, N_IDS + 1);
+    for (guint k = 0; k < N_IDS; k++) {
+        inos[k] = cpfs_inode_table_peek(table, &sh.ids[k]);
+        g_assert_cmpuint(inos[k], >, CPFS_ROOT_INO);
+        for (guint j = 0; j < k; j++)
+            g_assert_cmpuint(inos[k], !=, inos[j]);
+        cpfs_inode_table_forget(table, inos[k], (guint64)N_THREADS * (k + 1) - 1);
+        g_assert_cmpuint(cpfs_inode_table_peek(table, &sh.ids[k]), ==, inos[k]);
+        cpfs_inode_table_forget(table, inos[k], 1);
+        g_assert_cmpuint(cpfs_inode_table_peek(table, &sh.ids[k]), ==, 0);
+    }
+    g_assert_cmpuint(cpfs_inode_table_count(table), ==, 1);
+    for (guint k = 0; k < N_IDS; k++)
+        g_free(names[k]);
+}
+
+/* Each test runs in a child process, so that one failing assertion, crash
+ * or hang does not hide the results of the tests after it. */
+typedef struct {
+    const char *path;
+    void (*func)(void);
+} TestCase;
+
+static void
+run_isolated(gconstpointer data)
+{
+    const TestCase *tc = data;
+
+    if (g_test_subprocess()) {
+        tc->func();
+        return;
+    }
+    g_test_trap_subprocess(NULL, 15 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+    g_test_trap_assert_passed();
+}
+
+static const TestCase tests[] = {
+    { "/tree/build-sorted", test_build_sorted },
+    { "/tree/build-empty", test_build_empty },
+    { "/tree/newest", test_newest },
+    { "/tree/lookup-child", test_lookup_child },
+    { "/tree/missing-parent", test_missing_parent },
+    { "/tree/loops", test_loops },
+    { "/tree/duplicates", test_duplicates },
+    { "/tree/duplicates-conflicting", test_duplicates_conflicting },
+    { "/tree/duplicates-hidden", test_duplicates_hidden },
+    { "/tree/with-added", test_with_added },
+    { "/tree/with-removed", test_with_removed },
+    { "/tree/xml-sizes", test_xml_sizes },
+    { "/tree/hidden", test_hidden },
+    { "/tree/hidden-root", test_hidden_root },
+    { "/tree/resolve", test_resolve },
+    { "/tree/deep-chain", test_deep_chain },
+    { "/tree/refcount", test_refcount },
+    { "/tree/refcount-threads", test_refcount_threads },
+    { "/domains/list", test_domain_list },
+    { "/inodes/root", test_inode_root },
+    { "/inodes/same", test_inode_same },
+    { "/inodes/distinct", test_inode_distinct },
+    { "/inodes/get-copies", test_inode_get_copies },
+    { "/inodes/forget", test_inode_forget },
+    { "/inodes/peek", test_inode_peek },
+    { "/inodes/is-dir", test_node_is_dir },
+    { "/inodes/threads", test_inode_threads },
+};
+
+int
+main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    /* A failed child marks its test failed; the others still run. */
+    if (!g_test_subprocess())
+        g_test_set_nonfatal_assertions();
+    for (gsize i = 0; i < G_N_ELEMENTS(tests); i++)
+        g_test_add_data_func(tests[i].path, &tests[i], run_isolated);
+    return g_test_run();
+}
