@@ -68,6 +68,17 @@ visible_checkpoint(CpfsCheckpointTree *tree, const char *name)
     return cpfs_checkpoint_tree_child(tree, cp->parent, name);
 }
 
+/* The checkpoint ID stands for: visible, and the same incarnation. */
+static CpfsCheckpoint *
+checkpoint_of(CpfsCheckpointTree *tree, const CpfsNodeId *id)
+{
+    CpfsCheckpoint *cp = visible_checkpoint(tree, id->checkpoint);
+
+    if (cp && id->serial && cp->serial != id->serial)
+        return NULL;  /* deleted, and another made under its name since */
+    return cp;
+}
+
 static void
 fill_times(struct stat *st, time_t t)
 {
@@ -96,7 +107,7 @@ static int
 checkpoint_attr(CpfsFs *fs, const CpfsNodeId *id, CpfsCheckpointTree *tree, guint64 ino,
                 struct stat *st)
 {
-    CpfsCheckpoint *cp = visible_checkpoint(tree, id->checkpoint);
+    CpfsCheckpoint *cp = checkpoint_of(tree, id);
     gboolean is_dir = id->kind == CPFS_NODE_CHECKPOINT;
 
     if (!cp)
@@ -177,6 +188,7 @@ resolve_child(CpfsFs *fs, const CpfsNodeId *parent, const char *name, CpfsNodeId
     g_autoptr(CpfsDomainList) domains = NULL;
     g_autoptr(CpfsCheckpointTree) tree = NULL;
     CpfsCheckpoint *at = NULL;
+    CpfsCheckpoint *found;
     int rc;
 
     if (!cpfs_node_is_dir(parent->kind))
@@ -197,7 +209,7 @@ resolve_child(CpfsFs *fs, const CpfsNodeId *parent, const char *name, CpfsNodeId
     if ((rc = cpfs_view_checkpoints(fs->view, parent->domain, &tree)) < 0)
         return rc;
     if (parent->kind == CPFS_NODE_CHECKPOINT) {
-        at = visible_checkpoint(tree, parent->checkpoint);
+        at = checkpoint_of(tree, parent);
         if (!at)
             return -ENOENT;
     }
@@ -206,13 +218,16 @@ resolve_child(CpfsFs *fs, const CpfsNodeId *parent, const char *name, CpfsNodeId
         child->kind = at ? CPFS_NODE_CHECKPOINT_XML : CPFS_NODE_DOMAIN_XML;
         child->domain = g_strdup(parent->domain);
         child->checkpoint = g_strdup(parent->checkpoint);
+        child->serial = at ? at->serial : 0;
         return 0;
     }
-    if (!cpfs_checkpoint_tree_child(tree, at, name))
+    found = cpfs_checkpoint_tree_child(tree, at, name);
+    if (!found)
         return -ENOENT;
     child->kind = CPFS_NODE_CHECKPOINT;
     child->domain = g_strdup(parent->domain);
     child->checkpoint = g_strdup(name);
+    child->serial = found->serial;
     return 0;
 }
 
@@ -223,12 +238,6 @@ get_node(fuse_req_t req, fuse_ino_t ino, CpfsNodeId *id)
 
     if (!cpfs_inode_table_get(inodes, ino, id)) {
         fuse_reply_err(req, ESTALE);
-        return FALSE;
-    }
-    if (cpfs_inode_table_is_detached(inodes, ino)) {
-        /* Its checkpoint was deleted (another may have its name now). */
-        cpfs_node_id_clear(id);
-        fuse_reply_err(req, ENOENT);
         return FALSE;
     }
     return TRUE;
@@ -376,6 +385,7 @@ add_dir_entry(GArray *entries, const char *name, const CpfsNodeId *id)
     e.id.kind = id->kind;
     e.id.domain = g_strdup(id->domain);
     e.id.checkpoint = g_strdup(id->checkpoint);
+    e.id.serial = id->serial;
     g_array_append_val(entries, e);
 }
 
@@ -410,12 +420,13 @@ build_listing(CpfsFs *fs, const CpfsNodeId *dir, DirHandle *dh)
     if ((rc = cpfs_view_checkpoints(fs->view, dir->domain, &dh->tree)) < 0)
         return rc;
     if (dir->kind == CPFS_NODE_CHECKPOINT) {
-        at = visible_checkpoint(dh->tree, dir->checkpoint);
+        at = checkpoint_of(dh->tree, dir);
         if (!at)
             return -ENOENT;
         if (at->parent) {
             up.kind = CPFS_NODE_CHECKPOINT;
             up.checkpoint = at->parent->name;
+            up.serial = at->parent->serial;
         } else {
             up.kind = CPFS_NODE_DOMAIN;
         }
@@ -428,6 +439,7 @@ build_listing(CpfsFs *fs, const CpfsNodeId *dir, DirHandle *dh)
             .kind = at ? CPFS_NODE_CHECKPOINT_XML : CPFS_NODE_DOMAIN_XML,
             .domain = dir->domain,
             .checkpoint = dir->checkpoint,
+            .serial = at ? at->serial : 0,
         };
 
         add_dir_entry(dh->entries, CPFS_XML_NAME, &xml);
@@ -436,7 +448,7 @@ build_listing(CpfsFs *fs, const CpfsNodeId *dir, DirHandle *dh)
     for (guint i = 0; i < children->len; i++) {
         CpfsCheckpoint *cp = children->pdata[i];
         CpfsNodeId id = { .kind = CPFS_NODE_CHECKPOINT, .domain = dir->domain,
-                          .checkpoint = cp->name };
+                          .checkpoint = cp->name, .serial = cp->serial };
 
         add_dir_entry(dh->entries, cp->name, &id);
     }
@@ -558,11 +570,19 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         fuse_reply_err(req, fs->readonly ? EROFS : EACCES);
         return;
     }
-    if (id.kind == CPFS_NODE_DOMAIN_XML)
+    if (id.kind == CPFS_NODE_DOMAIN_XML) {
         rc = cpfs_driver_domain_xml(cpfs_view_driver(fs->view), id.domain, &xml);
-    else
-        rc = cpfs_driver_checkpoint_xml(cpfs_view_driver(fs->view), id.domain,
-                                        id.checkpoint, &xml);
+    } else {
+        g_autoptr(CpfsCheckpointTree) tree = NULL;
+
+        /* The file belongs to one incarnation of the name. */
+        rc = cpfs_view_checkpoints(fs->view, id.domain, &tree);
+        if (rc == 0 && !checkpoint_of(tree, &id))
+            rc = -ENOENT;
+        if (rc == 0)
+            rc = cpfs_driver_checkpoint_xml(cpfs_view_driver(fs->view), id.domain,
+                                            id.checkpoint, &xml);
+    }
     if (rc < 0) {
         fuse_reply_err(req, -rc);
         return;
@@ -606,6 +626,7 @@ op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode G_GNUC
     CpfsNodeId child = { 0 };
     struct fuse_entry_param e = { 0 };
     gint64 created = 0;
+    guint64 serial = 0;
     int rc;
 
     if (!get_node(req, parent, &pid))
@@ -633,7 +654,7 @@ op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode G_GNUC
         fuse_reply_err(req, -rc);
         return;
     }
-    rc = cpfs_view_mkdir(fs->view, pid.domain, pid.checkpoint, name, &created);
+    rc = cpfs_view_mkdir(fs->view, pid.domain, pid.checkpoint, name, &created, &serial);
     if (rc < 0) {
         fuse_reply_err(req, -rc);
         return;
@@ -644,6 +665,7 @@ op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode G_GNUC
     child.kind = CPFS_NODE_CHECKPOINT;
     child.domain = pid.domain;
     child.checkpoint = (char *)name;
+    child.serial = serial;
     fill_common(fs, &e.attr, 0, TRUE);
     fill_times(&e.attr, (time_t)created);
     e.ino = cpfs_inode_table_ref(fs->inodes, &child);
@@ -653,21 +675,6 @@ op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode G_GNUC
     domain_attrs_changed(fs, pid.domain);
     if (fuse_reply_entry(req, &e) != 0)
         cpfs_inode_table_forget(fs->inodes, e.ino, 1);
-}
-
-/* A checkpoint made later under the same name is another object with
- * another inode.  Runs under the domain's update lock, so no mkdir can hand
- * out the old inode in between. */
-static void
-checkpoint_deleted(const char *domain, const char *name, void *opaque)
-{
-    CpfsFs *fs = opaque;
-    CpfsNodeId id = { .kind = CPFS_NODE_CHECKPOINT, .domain = (char *)domain,
-                      .checkpoint = (char *)name };
-
-    cpfs_inode_table_detach(fs->inodes, &id);
-    id.kind = CPFS_NODE_CHECKPOINT_XML;
-    cpfs_inode_table_detach(fs->inodes, &id);
 }
 
 static void
@@ -696,8 +703,7 @@ op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
         fuse_reply_err(req, EPERM);
         return;
     case CPFS_NODE_CHECKPOINT:
-        rc = cpfs_view_rmdir(fs->view, child.domain, child.checkpoint,
-                             checkpoint_deleted, fs);
+        rc = cpfs_view_rmdir(fs->view, child.domain, child.checkpoint);
         if (rc == 0)
             domain_attrs_changed(fs, child.domain);
         fuse_reply_err(req, -rc);

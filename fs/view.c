@@ -172,12 +172,18 @@ static int
 refresh_tree(CpfsView *view, DomainState *st)
 {
     g_autoptr(GPtrArray) records = NULL;
+    g_autoptr(CpfsCheckpointTree) previous = NULL;
     gint64 started = g_get_monotonic_time();
     int rc = cpfs_driver_list_checkpoints(view->drv, st->name, &records);
 
     if (rc < 0)
         return rc;
-    install_tree(st, cpfs_checkpoint_tree_new(records), started);
+    g_mutex_lock(&st->lock);
+    if (st->tree)
+        previous = cpfs_checkpoint_tree_ref(st->tree);
+    g_mutex_unlock(&st->lock);
+    /* Checkpoints seen before keep their serials, hence their inodes. */
+    install_tree(st, cpfs_checkpoint_tree_new_after(records, previous), started);
     return 0;
 }
 
@@ -284,11 +290,11 @@ cpfs_view_domain_event(CpfsView *view, const char *domain, CpfsDomainEvent event
     }
     g_mutex_lock(&st->lock);
     st->xml_size = -1;
-    if (event != CPFS_DOMAIN_CHANGED) {
-        /* A domain defined again under an old name has other checkpoints. */
-        g_clear_pointer(&st->tree, cpfs_checkpoint_tree_unref);
+    /* A domain defined again under an old name may have other checkpoints.
+     * The old tree stays only to carry serials over (same name and creation
+     * time: same checkpoint). */
+    if (event != CPFS_DOMAIN_CHANGED)
         st->tree_built = 0;
-    }
     g_mutex_unlock(&st->lock);
 }
 
@@ -305,8 +311,8 @@ cpfs_view_forget_all(CpfsView *view)
     while (g_hash_table_iter_next(&iter, NULL, &value)) {
         DomainState *st = value;
 
+        /* Aged, not dropped: the next listing carries serials over. */
         g_mutex_lock(&st->lock);
-        g_clear_pointer(&st->tree, cpfs_checkpoint_tree_unref);
         st->tree_built = 0;
         st->xml_size = -1;
         g_mutex_unlock(&st->lock);
@@ -316,7 +322,7 @@ cpfs_view_forget_all(CpfsView *view)
 
 int
 cpfs_view_mkdir(CpfsView *view, const char *domain, const char *parent, const char *name,
-                gint64 *creation_time)
+                gint64 *creation_time, guint64 *serial)
 {
     DomainState *st = domain_state(view, domain);
     g_autoptr(CpfsCheckpointTree) tree = NULL;
@@ -387,6 +393,7 @@ cpfs_view_mkdir(CpfsView *view, const char *domain, const char *parent, const ch
             rc = rc < 0 ? rc : -EPERM;
         } else {
             *creation_time = cp->creation_time;
+            *serial = cp->serial;
         }
         goto out;
     }
@@ -394,7 +401,12 @@ cpfs_view_mkdir(CpfsView *view, const char *domain, const char *parent, const ch
     g_mutex_lock(&st->lock);
     built = st->tree_built;
     g_mutex_unlock(&st->lock);
-    install_tree(st, cpfs_checkpoint_tree_with_added(tree, created), built);
+    {
+        CpfsCheckpointTree *grown = cpfs_checkpoint_tree_with_added(tree, created);
+
+        *serial = cpfs_checkpoint_tree_lookup(grown, name)->serial;
+        install_tree(st, grown, built);
+    }
     cpfs_debug("domain '%s': created checkpoint '%s' (parent '%s')", domain, name,
                parent ? parent : "(none)");
  out:
@@ -403,8 +415,7 @@ cpfs_view_mkdir(CpfsView *view, const char *domain, const char *parent, const ch
 }
 
 int
-cpfs_view_rmdir(CpfsView *view, const char *domain, const char *name,
-                CpfsDeletedFunc deleted, void *opaque)
+cpfs_view_rmdir(CpfsView *view, const char *domain, const char *name)
 {
     DomainState *st = domain_state(view, domain);
     g_autoptr(CpfsCheckpointTree) tree = NULL;
@@ -414,8 +425,6 @@ cpfs_view_rmdir(CpfsView *view, const char *domain, const char *name,
 
     g_mutex_lock(&st->update);
     rc = cpfs_driver_checkpoint_delete(view->drv, domain, name);
-    if (rc == 0 && deleted)
-        deleted(domain, name, opaque);
     if (rc == 0) {
         tree = current_tree(st, &is_fresh, view);
         g_mutex_lock(&st->lock);

@@ -38,11 +38,8 @@ void cpfs_view_domain_event(CpfsView *view, const char *domain, CpfsDomainEvent 
 void cpfs_view_forget_all(CpfsView *view);
 
 /* Creates checkpoint NAME under PARENT (NULL: directly in the domain) and
- * sets *creation_time. */
+ * sets its *creation_time and *serial. */
 int cpfs_view_mkdir(CpfsView *view, const char *domain, const char *parent, const char *name,
-                    gint64 *creation_time);
-/* Deletes checkpoint NAME.  DELETED, if given, runs once libvirt deleted it
- * and before any other mkdir or rmdir on the domain can start. */
-typedef void (*CpfsDeletedFunc)(const char *domain, const char *name, void *opaque);
-int cpfs_view_rmdir(CpfsView *view, const char *domain, const char *name,
-                    CpfsDeletedFunc deleted, void *opaque);
+                    gint64 *creation_time, guint64 *serial);
+/* Deletes checkpoint NAME. */
+int cpfs_view_rmdir(CpfsView *view, const char *domain, const char *name);

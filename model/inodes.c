@@ -7,7 +7,6 @@ typedef struct {
     guint64 nlookup;
     char *key;
     CpfsNodeId id;
-    gboolean detached;  /* its object was deleted: the key names another now */
 } InodeEntry;
 
 struct _CpfsInodeTable {
@@ -43,6 +42,8 @@ node_key(const CpfsNodeId *id, gsize *len)
     g_string_append_c(key, '\0');
     if (id->checkpoint)
         g_string_append(key, id->checkpoint);
+    g_string_append_c(key, '\0');
+    g_string_append_len(key, (const char *)&id->serial, sizeof(id->serial));
     *len = key->len;
     /* Store the length up front so hashing and comparing see all parts. */
     g_string_prepend_len(key, (const char *)len, sizeof(*len));
@@ -90,6 +91,7 @@ entry_new(CpfsInodeTable *table, const CpfsNodeId *id, char *key)
     entry->id.kind = id->kind;
     entry->id.domain = g_strdup(id->domain);
     entry->id.checkpoint = g_strdup(id->checkpoint);
+    entry->id.serial = id->serial;
     g_hash_table_insert(table->by_key, entry->key, entry);
     g_hash_table_insert(table->by_ino, &entry->ino, entry);
     return entry;
@@ -170,6 +172,7 @@ cpfs_inode_table_get(CpfsInodeTable *table, guint64 ino, CpfsNodeId *out)
         out->kind = entry->id.kind;
         out->domain = g_strdup(entry->id.domain);
         out->checkpoint = g_strdup(entry->id.checkpoint);
+        out->serial = entry->id.serial;
     }
     g_mutex_unlock(&table->lock);
     return entry != NULL;
@@ -187,41 +190,11 @@ cpfs_inode_table_forget(CpfsInodeTable *table, guint64 ino, guint64 nlookup)
     if (entry) {
         entry->nlookup -= MIN(nlookup, entry->nlookup);
         if (entry->nlookup == 0) {
-            if (!entry->detached)
-                g_hash_table_remove(table->by_key, entry->key);
+            g_hash_table_remove(table->by_key, entry->key);
             g_hash_table_remove(table->by_ino, &ino);  /* frees the entry */
         }
     }
     g_mutex_unlock(&table->lock);
-}
-
-void
-cpfs_inode_table_detach(CpfsInodeTable *table, const CpfsNodeId *id)
-{
-    gsize len;
-    g_autofree char *key = node_key(id, &len);
-    InodeEntry *entry;
-
-    g_mutex_lock(&table->lock);
-    entry = g_hash_table_lookup(table->by_key, key);
-    if (entry && entry->ino != CPFS_ROOT_INO) {
-        g_hash_table_remove(table->by_key, key);
-        entry->detached = TRUE;
-    }
-    g_mutex_unlock(&table->lock);
-}
-
-gboolean
-cpfs_inode_table_is_detached(CpfsInodeTable *table, guint64 ino)
-{
-    InodeEntry *entry;
-    gboolean detached;
-
-    g_mutex_lock(&table->lock);
-    entry = g_hash_table_lookup(table->by_ino, &ino);
-    detached = entry && entry->detached;
-    g_mutex_unlock(&table->lock);
-    return detached;
 }
 
 guint

@@ -21,6 +21,7 @@ typedef struct {
     CpfsNodeKind kind;
     char *domain;       /* NULL for the root */
     char *checkpoint;   /* NULL unless a checkpoint or its xml */
+    guint64 serial;     /* the checkpoint's incarnation (CpfsCheckpoint.serial) */
 } CpfsNodeId;
 
 void cpfs_node_id_clear(CpfsNodeId *id);
@@ -42,9 +43,4 @@ guint64 cpfs_inode_table_peek(CpfsInodeTable *table, const CpfsNodeId *id);
 gboolean cpfs_inode_table_get(CpfsInodeTable *table, guint64 ino, CpfsNodeId *out);
 /* Drops NLOOKUP lookups; the entry goes when none remain. */
 void cpfs_inode_table_forget(CpfsInodeTable *table, guint64 ino, guint64 nlookup);
-/* The object ID names was deleted: its inode lives on until forgotten, but
- * an object created later under the same name gets a new inode, so that the
- * kernel never sees one directory in two places. */
-void cpfs_inode_table_detach(CpfsInodeTable *table, const CpfsNodeId *id);
-gboolean cpfs_inode_table_is_detached(CpfsInodeTable *table, guint64 ino);
 guint cpfs_inode_table_count(CpfsInodeTable *table);

@@ -81,8 +81,43 @@ break_loops(GPtrArray *nodes)
     }
 }
 
+/* Serials are unique in the process, never reused. */
+static guint64 next_serial = 1;
+
+static guint64
+new_serial(void)
+{
+    return __atomic_fetch_add(&next_serial, 1, __ATOMIC_RELAXED);
+}
+
 CpfsCheckpointTree *
 cpfs_checkpoint_tree_new(GPtrArray *records)
+{
+    return cpfs_checkpoint_tree_new_after(records, NULL);
+}
+
+/* Carries serials and measured XML sizes over from FROM: same name and
+ * creation time is the same object; its XML is the same if its parent is. */
+static void
+tree_carry_over(CpfsCheckpointTree *from, GPtrArray *nodes)
+{
+    for (guint i = 0; i < nodes->len; i++) {
+        CpfsCheckpoint *cp = nodes->pdata[i];
+        CpfsCheckpoint *old = from ? g_hash_table_lookup(from->by_name, cp->name) : NULL;
+
+        if (!old || old->creation_time != cp->creation_time) {
+            cp->serial = new_serial();
+            continue;
+        }
+        cp->serial = old->serial;
+        if (!g_strcmp0(old->parent ? old->parent->name : NULL,
+                       cp->parent ? cp->parent->name : NULL))
+            cpfs_checkpoint_set_xml_size(cp, cpfs_checkpoint_xml_size(old));
+    }
+}
+
+CpfsCheckpointTree *
+cpfs_checkpoint_tree_new_after(GPtrArray *records, CpfsCheckpointTree *previous)
 {
     CpfsCheckpointTree *tree = g_new0(CpfsCheckpointTree, 1);
     g_autoptr(GPtrArray) nodes = g_ptr_array_new();      /* in record order */
@@ -122,6 +157,7 @@ cpfs_checkpoint_tree_new(GPtrArray *records)
         cp->parent = parent ? g_hash_table_lookup(tree->by_name, parent) : NULL;
     }
     break_loops(nodes);
+    tree_carry_over(previous, nodes);
 
     for (guint i = 0; i < nodes->len; i++) {
         CpfsCheckpoint *cp = nodes->pdata[i];
@@ -219,25 +255,6 @@ tree_records(CpfsCheckpointTree *tree)
     return records;
 }
 
-/* Carries measured XML sizes over to a derived tree where the XML cannot
- * have changed: same node, same parent. */
-static void
-tree_keep_sizes(CpfsCheckpointTree *from, CpfsCheckpointTree *to)
-{
-    GHashTableIter iter;
-    gpointer value;
-
-    g_hash_table_iter_init(&iter, to->by_name);
-    while (g_hash_table_iter_next(&iter, NULL, &value)) {
-        CpfsCheckpoint *cp = value;
-        CpfsCheckpoint *old = g_hash_table_lookup(from->by_name, cp->name);
-
-        if (old && !g_strcmp0(old->parent ? old->parent->name : NULL,
-                              cp->parent ? cp->parent->name : NULL))
-            cpfs_checkpoint_set_xml_size(cp, cpfs_checkpoint_xml_size(old));
-    }
-}
-
 CpfsCheckpointTree *
 cpfs_checkpoint_tree_with_added(CpfsCheckpointTree *tree, const CpfsCheckpointRecord *rec)
 {
@@ -246,8 +263,7 @@ cpfs_checkpoint_tree_with_added(CpfsCheckpointTree *tree, const CpfsCheckpointRe
 
     g_ptr_array_add(records, cpfs_checkpoint_record_new(rec->name, rec->parent,
                                                         rec->creation_time));
-    result = cpfs_checkpoint_tree_new(records);
-    tree_keep_sizes(tree, result);
+    result = cpfs_checkpoint_tree_new_after(records, tree);
     return result;
 }
 
@@ -273,8 +289,7 @@ cpfs_checkpoint_tree_with_removed(CpfsCheckpointTree *tree, const char *name)
         g_ptr_array_add(records, cpfs_checkpoint_record_new(cp->name, parent,
                                                             cp->creation_time));
     }
-    result = cpfs_checkpoint_tree_new(records);
-    tree_keep_sizes(tree, result);
+    result = cpfs_checkpoint_tree_new_after(records, tree);
     return result;
 }
 

@@ -30,11 +30,19 @@ struct _CpfsCheckpoint {
     gboolean hidden;         /* named "xml": cannot be shown as a directory */
     gboolean visible;        /* neither hidden nor below a hidden one */
     gint64 xml_size;         /* -1 until measured; use the accessors */
+    /* One incarnation of the name: a checkpoint deleted and made again is
+     * another object with another serial, so it gets another inode. */
+    guint64 serial;
 };
 
 typedef struct _CpfsCheckpointTree CpfsCheckpointTree;
 
 CpfsCheckpointTree *cpfs_checkpoint_tree_new(GPtrArray *records);
+/* Like cpfs_checkpoint_tree_new, but a checkpoint that PREVIOUS (may be
+ * NULL) holds with the same name and creation time keeps its serial, and its
+ * measured XML size when its parent is the same too. */
+CpfsCheckpointTree *cpfs_checkpoint_tree_new_after(GPtrArray *records,
+                                                   CpfsCheckpointTree *previous);
 CpfsCheckpointTree *cpfs_checkpoint_tree_ref(CpfsCheckpointTree *tree);
 void cpfs_checkpoint_tree_unref(CpfsCheckpointTree *tree);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(CpfsCheckpointTree, cpfs_checkpoint_tree_unref)

@@ -11,7 +11,7 @@ seconds=${STRESS_SECONDS:-10}
 qemu_start_libvirtd
 domains="s1 s2 s3"
 for d in $domains; do qemu_define "$d"; done
-cpfs_mount -d -o cache_timeout=0.3 "$LV_URI"
+cpfs_mount -o cache_timeout=0.3 "$LV_URI"
 deadline=$(( $(date +%s) + seconds ))
 
 # Writers log "mkdir NAME ok|fail" and "rmdir NAME ok|fail" lines.
