@@ -108,9 +108,9 @@ fail(CpfsDriver *drv, virConnectPtr conn, const char *fmt, ...)
         return -EIO;
     }
     errnum = cpfs_driver_errno(code);
-    /* "Not found" is the normal answer to a lookup of a vanished object. */
+    /* Something vanished under us: worth a line, not an error. */
     if (errnum == ENOENT)
-        cpfs_debug("%s: %s", what, message);
+        cpfs_info("%s: %s", what, message);
     else
         cpfs_error("%s: %s", what, message);
     return -errnum;
@@ -581,11 +581,17 @@ checkpoint_find(CpfsDriver *drv, virConnectPtr conn, const char *domain, const c
 
     if ((rc = lookup_domain(drv, conn, domain, &dom)) < 0)
         return rc;
-    rc = lookup_checkpoint(drv, conn, dom, domain, name, &cp);
-    if (rc == -ENOENT)
-        return 0;
-    if (rc < 0)
-        return rc;
+    cp = CALL(drv, virDomainCheckpointLookupByName(dom, name, 0));
+    if (!cp) {
+        virErrorPtr err = virGetLastError();
+
+        /* Absent is an answer here, not a failure. */
+        if (err && err->code == VIR_ERR_NO_DOMAIN_CHECKPOINT) {
+            virResetLastError();
+            return 0;
+        }
+        return fail(drv, conn, "domain '%s': checkpoint '%s': lookup", domain, name);
+    }
     if (rec) {
         desc = CALL(drv, virDomainCheckpointGetXMLDesc(cp, VIR_DOMAIN_CHECKPOINT_XML_NO_DOMAIN));
         if (!desc)

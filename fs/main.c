@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <fuse_lowlevel.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -201,6 +202,9 @@ run(int argc, char **argv)
     se = fuse_session_new(&args, &cpfs_fs_ops, sizeof(cpfs_fs_ops), &fs);
     if (!se)
         goto out_view;
+    /* A shell starts background jobs with SIGINT ignored, and libfuse leaves
+     * ignored signals alone: SIGINT must unmount cleanly all the same. */
+    signal(SIGINT, SIG_DFL);
     if (fuse_set_signal_handlers(se) != 0)
         goto out_session;
     if (fuse_session_mount(se, mountpoint) != 0)
