@@ -608,7 +608,13 @@ op_read(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, size_t size, off_t off,
         fuse_reply_buf(req, NULL, 0);
         return;
     }
-    fuse_reply_buf(req, xh->data + off, MIN(size, xh->len - (size_t)off));
+    size_t len = MIN(size, xh->len - (size_t)off);
+    /* Reply from a copy this thread owns: once the kernel has the data, the
+     * reader may close the file and another thread free the document while
+     * writev is still returning (ASan would see that as a use after free). */
+    g_autofree char *copy = g_memdup2(xh->data + off, len);
+
+    fuse_reply_buf(req, copy, len);
 }
 
 static void

@@ -341,12 +341,16 @@ cpfs_view_mkdir(CpfsView *view, const char *domain, const char *parent, const ch
     }
 
     if (cpfs_checkpoint_tree_lookup(tree, name)) {
+        cpfs_info("domain '%s': mkdir '%s' refused: the domain has a checkpoint of that "
+                  "name (names are unique per domain)", domain, name);
         rc = -EEXIST;
         goto out;
     }
     if (parent) {
         at = cpfs_checkpoint_tree_lookup(tree, parent);
         if (!at) {
+            cpfs_info("domain '%s': mkdir '%s' failed: its directory '%s' is gone",
+                      domain, name, parent);
             rc = -ENOENT;
             goto out;
         }
@@ -363,6 +367,9 @@ cpfs_view_mkdir(CpfsView *view, const char *domain, const char *parent, const ch
     }
     /* Our listing may lag behind changes made outside: ask libvirt. */
     rc = cpfs_driver_checkpoint_exists(view->drv, domain, name);
+    if (rc > 0)
+        cpfs_info("domain '%s': mkdir '%s' refused: libvirt has a checkpoint of that "
+                  "name (made outside the mount)", domain, name);
     if (rc != 0) {
         rc = rc > 0 ? -EEXIST : rc;
         goto out;

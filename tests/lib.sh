@@ -12,6 +12,9 @@ SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/cpfs-test.XXXXXX")
 MNT=$SCRATCH/mnt
 LOG=$SCRATCH/daemon.log
 CPFS_PID=
+# The system's python, not a per-user shim: fast, and usable as any user.
+PYTHON=/usr/bin/python3
+[ -x "$PYTHON" ] || PYTHON=$(command -v python3)
 mkdir -p "$MNT"
 
 skip() { echo "SKIP: $*"; exit 77; }
@@ -89,7 +92,7 @@ check_log_clean() {
 # errno_of OP PATH [ARG]: performs one syscall via python and prints the
 # errno name it failed with, or OK.  See tests/sys.py for the OPs.
 errno_of() {
-    python3 "$TESTS_SRC/sys.py" "$@"
+    "$PYTHON" "$TESTS_SRC/sys.py" "$@"
 }
 
 # expect_errno NAME OP PATH [ARG]: the syscall must fail with errno NAME.
