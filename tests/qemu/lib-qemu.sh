@@ -7,6 +7,15 @@
 #   virsh_lv ARGS...         virsh on the test daemon
 #   qemu_bitmaps DOM         names of the dirty bitmaps of DOM's disks, one
 #                            "node bitmap" pair a line, sorted
+#   virsh_parent DOM CP      CP's parent as virsh reports it, "-" for a root
+#   virsh_checkpoints DOM    DOM's checkpoint names as virsh lists them, sorted
+#   mnt_checkpoints DOM      the checkpoint directories under $MNT/DOM, sorted
+#   xml_parent FILE          <parent><name> of a checkpoint XML file, or "-"
+#   check_tree DOM           the mount's tree of DOM agrees with virsh: same
+#                            names, every directory's parent directory is
+#                            virsh's parent, and so is its xml's <parent>
+#   redefine_parent DOM CP P re-attach CP below P from outside (REDEFINE)
+#   cpfs_calls               the daemon's count of libvirt calls so far
 # The daemon is stopped by its pid when the test exits.
 
 LV_USER_ID=65534
@@ -34,8 +43,25 @@ qemu_cleanup() {
     pkill -9 -f "qemu-system-x86_64.*$LV_DIR" 2>/dev/null || true
 }
 
-# lib.sh's cleanup runs on EXIT; chain ours in front of it.
-trap 'rc_=$?; qemu_cleanup; (exit $rc_); cleanup' EXIT
+# lib.sh's cleanup runs on EXIT; chain ours in front of it.  cleanup takes
+# the exit status from $?, so hand it the test's own status, not the one of
+# qemu_cleanup (which would turn every failure into a pass).
+trap 'lv_status=$?; set +e; qemu_report $lv_status; qemu_cleanup; (exit $lv_status); cleanup' EXIT
+
+# qemu_report STATUS: after a failure, whether libvirtd still ran and the end
+# of its log, since a lost libvirtd explains many a failure.
+qemu_report() {
+    [ "$1" -ne 0 ] && [ "$1" -ne 77 ] && [ -n "$LV_PID" ] || return 0
+    if kill -0 "$LV_PID" 2>/dev/null; then
+        echo "--- libvirtd (pid $LV_PID) was still running ---" >&2
+    else
+        echo "--- libvirtd (pid $LV_PID) was NOT running any more ---" >&2
+    fi
+    if [ -s "$LV_DIR/libvirtd.log" ]; then
+        echo "--- libvirtd log (last 15 lines) ---" >&2
+        tail -n 15 "$LV_DIR/libvirtd.log" >&2
+    fi
+}
 
 qemu_start_libvirtd() {
     mkdir -p "$LV_DIR/config" "$LV_DIR/cache" "$LV_DIR/run" "$LV_DIR/images"
@@ -101,7 +127,7 @@ qemu_define() {
 # every block node of DOM, sorted.
 qemu_bitmaps() {
     virsh_lv qemu-monitor-command "$1" '{"execute":"query-named-block-nodes"}' |
-        python3 -c '
+        "$PYTHON" -c '
 import json, sys
 for node in json.load(sys.stdin)["return"]:
     if node.get("drv") != "qcow2":
@@ -148,4 +174,73 @@ tree_of_mount() {
 # tree_of_virsh DOM: the same lines as libvirt reports them.
 tree_of_virsh() {
     virsh_lv checkpoint-list "$1" --parent | awk 'NF { print $1, ($5 == "" ? "-" : $5) }' | sort
+}
+
+# virsh_checkpoints DOM: DOM's checkpoint names according to virsh, sorted.
+virsh_checkpoints() {
+    virsh_lv checkpoint-list "$1" --name | sed '/^$/d' | sort
+}
+
+# mnt_checkpoints DOM: names of the checkpoint directories below $MNT/DOM.
+mnt_checkpoints() {
+    (cd "$MNT/$1" && find . -mindepth 1 -type d) | sed 's|.*/||' | sort
+}
+
+# xml_parent FILE: the <parent><name> of a checkpoint XML document, or "-".
+xml_parent() {
+    "$PYTHON" -c '
+import sys
+import xml.etree.ElementTree as ET
+name = ET.parse(sys.argv[1]).getroot().findtext("parent/name")
+print(name if name else "-")
+' "$1"
+}
+
+# check_tree DOM: the mount shows DOM's checkpoints exactly as virsh does.
+check_tree() {
+    ct_dom=$1
+    ct_virsh=$(virsh_checkpoints "$ct_dom")
+    ct_mnt=$(mnt_checkpoints "$ct_dom")
+    [ "$ct_virsh" = "$ct_mnt" ] ||
+        fail "$ct_dom: virsh lists [$(echo $ct_virsh)], the mount [$(echo $ct_mnt)]"
+    for ct_path in $(cd "$MNT/$ct_dom" && find . -mindepth 1 -type d | sed 's|^\./||'); do
+        ct_cp=${ct_path##*/}
+        case $ct_path in
+            */*) ct_dir=${ct_path%/*}; ct_mparent=${ct_dir##*/} ;;
+            *) ct_mparent=- ;;
+        esac
+        ct_vparent=$(virsh_parent "$ct_dom" "$ct_cp")
+        ct_xparent=$(xml_parent "$MNT/$ct_dom/$ct_path/xml") ||
+            fail "$ct_dom: cannot read $ct_path/xml"
+        [ "$ct_mparent" = "$ct_vparent" ] ||
+            fail "$ct_dom: $ct_path is below '$ct_mparent' in the mount, virsh says parent '$ct_vparent'"
+        [ "$ct_xparent" = "$ct_vparent" ] ||
+            fail "$ct_dom: $ct_path/xml names parent '$ct_xparent', virsh says '$ct_vparent'"
+    done
+}
+
+# redefine_parent DOM CP NEWPARENT: from outside the mount, drops CP's
+# metadata and redefines it with NEWPARENT as its parent (its bitmaps stay).
+redefine_parent() {
+    rp_xml=$LV_DIR/redefine-$1-$2.xml
+    virsh_lv checkpoint-dumpxml "$1" "$2" >"$rp_xml" || fail "checkpoint-dumpxml $1 $2"
+    virsh_lv checkpoint-delete --metadata "$1" "$2" >/dev/null ||
+        fail "checkpoint-delete --metadata $1 $2"
+    "$PYTHON" -c '
+import sys
+import xml.etree.ElementTree as ET
+tree = ET.parse(sys.argv[1])
+tree.getroot().find("parent/name").text = sys.argv[2]
+tree.write(sys.argv[1])
+' "$rp_xml" "$3" || fail "cannot edit $rp_xml"
+    virsh_lv checkpoint-create "$1" "$rp_xml" --redefine >/dev/null ||
+        fail "checkpoint-create --redefine $1 $2"
+}
+
+# cpfs_calls: the number of libvirt calls the daemon has made so far.
+cpfs_calls() {
+    "$PYTHON" -c '
+import os, sys
+print(os.getxattr(sys.argv[1], "user.checkpointfs.libvirt_calls").decode())
+' "$MNT"
 }
