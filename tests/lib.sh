@@ -12,6 +12,9 @@ SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/cpfs-test.XXXXXX")
 MNT=$SCRATCH/mnt
 LOG=$SCRATCH/daemon.log
 CPFS_PID=
+# The system's python, not a per-user shim: fast, and usable as any user.
+PYTHON=/usr/bin/python3
+[ -x "$PYTHON" ] || PYTHON=$(command -v python3)
 mkdir -p "$MNT"
 
 skip() { echo "SKIP: $*"; exit 77; }
@@ -30,13 +33,15 @@ command -v fusermount3 >/dev/null || skip "no fusermount3"
 
 cleanup() {
     status=$?
-    if mountpoint -q "$MNT" 2>/dev/null; then
+    # Unmount whatever state the mount is in (mountpoint(1) itself can fail
+    # on a mount whose daemon is stuck), and never let rm reach into it.
+    if grep -qF " $MNT fuse" /proc/self/mounts 2>/dev/null; then
         fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -uz "$MNT" 2>/dev/null || true
     fi
     if [ -n "$CPFS_PID" ] && kill -0 "$CPFS_PID" 2>/dev/null; then
         kill "$CPFS_PID" 2>/dev/null || true
     fi
-    rm -rf "$SCRATCH"
+    rm -rf --one-file-system "$SCRATCH"
     exit $status
 }
 trap cleanup EXIT
@@ -87,7 +92,7 @@ check_log_clean() {
 # errno_of OP PATH [ARG]: performs one syscall via python and prints the
 # errno name it failed with, or OK.  See tests/sys.py for the OPs.
 errno_of() {
-    python3 "$TESTS_SRC/sys.py" "$@"
+    "$PYTHON" "$TESTS_SRC/sys.py" "$@"
 }
 
 # expect_errno NAME OP PATH [ARG]: the syscall must fail with errno NAME.
