@@ -1,3 +1,273 @@
 #!/bin/sh
-echo "FAIL: test cmdline not written yet"
-exit 1
+# Command line: -h, -V, every way of giving the URI, startup errors (one line
+# on stderr, exit 1, nothing mounted, before daemonizing), signals,
+# fusermount3 -u, background mode, -s, -d, and what mount(8) shows.
+. "$TESTS_SRC/lib.sh"
+
+NODE_URI="test://$TESTS_SRC/data/node.xml"
+OUT=$SCRATCH/out
+ERR=$SCRATCH/err
+DEFERRED=$SCRATCH/deferred-failures
+
+# defer_fail MSG: reports a failure but lets the remaining checks run; the
+# test fails at the end.
+defer_fail() {
+    echo "FAIL: $*" >&2
+    printf '%s\n' "$*" | tr '\n' ' ' >>"$DEFERRED"
+    echo >>"$DEFERRED"
+}
+
+# mounted PATH: PATH is a mount point in /proc/self/mountinfo.
+mounted() {
+    awk -v p="$1" '$5 == p { found = 1 } END { exit !found }' /proc/self/mountinfo
+}
+
+# mount_source PATH: the source field of the mount on PATH.
+mount_source() {
+    awk -v p="$1" '$5 == p { for (i = 6; i <= NF; i++) if ($i == "-") { print $(i + 2); exit } }' \
+        /proc/self/mountinfo
+}
+
+# daemon_pids PATH: pids of checkpointfs processes with PATH among their arguments.
+daemon_pids() {
+    python3 - "$1" <<'EOF'
+import os, sys
+for pid in os.listdir("/proc"):
+    if not pid.isdigit():
+        continue
+    try:
+        with open("/proc/%s/cmdline" % pid, "rb") as f:
+            argv = f.read().split(b"\0")
+    except OSError:
+        continue
+    if argv and os.path.basename(argv[0]) == b"checkpointfs" and sys.argv[1].encode() in argv:
+        print(pid)
+EOF
+}
+
+no_daemon_left() {
+    [ -z "$(daemon_pids "$1")" ]
+}
+
+# one_line_error WHAT REGEX: $ERR holds exactly one newline-terminated line
+# matching REGEX.
+one_line_error() {
+    lines=$(wc -l <"$ERR")
+    records=$(awk 'END { print NR }' "$ERR")
+    if [ "$lines" -ne 1 ] || [ "$records" -ne 1 ]; then
+        defer_fail "$1: expected exactly one line on stderr, got: $(cat "$ERR")"
+        return 0
+    fi
+    grep -qE "$2" "$ERR" || fail "$1: stderr does not name the cause (/$2/): $(cat "$ERR")"
+}
+
+# startup_fails WHAT REGEX MOUNTPOINT ARGS...: checkpointfs ARGS (no -f) exits
+# 1 at once with one line on stderr, leaves nothing mounted on MOUNTPOINT and
+# no daemon behind.
+startup_fails() {
+    what=$1 regex=$2 mp=$3
+    shift 3
+    rc=0
+    "$CHECKPOINTFS" "$@" >"$OUT" 2>"$ERR" </dev/null || rc=$?
+    [ "$rc" -eq 1 ] || fail "$what: exit status $rc, expected 1 (stderr: $(cat "$ERR"))"
+    one_line_error "$what" "$regex"
+    ! mounted "$mp" || fail "$what: something is left mounted on $mp"
+    no_daemon_left "$mp" || fail "$what: a daemon was left running"
+    pass "$what: exit 1, nothing mounted, no daemon left"
+}
+
+# shows_domains NAME...: the mount root lists exactly these domains.
+shows_domains() {
+    want=$(printf '%s\n' "$@" | sort)
+    got=$(ls -A "$MNT" | sort)
+    [ "$got" = "$want" ] || fail "mount root lists '$(echo $got)', expected '$(echo $want)'"
+}
+
+# --- -h ---------------------------------------------------------------------
+rc=0
+"$CHECKPOINTFS" -h >"$OUT" 2>"$ERR" || rc=$?
+[ "$rc" -eq 0 ] || fail "-h exited with $rc"
+ours=$(grep -n 'usage: .*checkpointfs.*\[URI\] MOUNTPOINT' "$OUT" | head -n1 | cut -d: -f1)
+[ -n "$ours" ] || fail "-h does not print our usage line: $(cat "$OUT")"
+for opt in '--connect=URI' 'uri=URI' 'cache_timeout=' '-o ro'; do
+    grep -qF -- "$opt" "$OUT" || fail "-h does not document $opt"
+done
+# libfuse's own help (fuse_cmdline_help / fuse_lowlevel_help) follows ours.
+fuses=$(grep -nE -- '-o max_idle_threads|-o clone_fd' "$OUT" | head -n1 | cut -d: -f1)
+[ -n "$fuses" ] || fail "-h does not print libfuse's options: $(cat "$OUT")"
+[ "$ours" -lt "$fuses" ] || fail "-h prints libfuse's options before our usage"
+grep -qE -- '-o allow_other' "$OUT" || fail "-h does not list -o allow_other"
+! mounted "$MNT" || fail "-h mounted something"
+pass "-h prints our usage, then libfuse's options, exit 0"
+rc=0
+"$CHECKPOINTFS" --help >"$SCRATCH/out2" 2>/dev/null || rc=$?
+[ "$rc" -eq 0 ] && cmp -s "$OUT" "$SCRATCH/out2" || fail "--help differs from -h (exit $rc)"
+pass "--help is -h"
+
+# --- -V ---------------------------------------------------------------------
+version=$(sed -n "s/^ *version *: *'\([^']*\)'.*/\1/p" "$TESTS_SRC/../meson.build" | head -n1)
+[ -n "$version" ] || fail "cannot read the project version from meson.build"
+fuse_version=$(fusermount3 -V 2>&1 | sed -n 's/.*version:* *\([0-9][0-9.]*\).*/\1/p')
+for flag in -V --version; do
+    rc=0
+    "$CHECKPOINTFS" $flag >"$OUT" 2>"$ERR" || rc=$?
+    [ "$rc" -eq 0 ] || fail "$flag exited with $rc"
+    grep -qE "^checkpointfs.* version:? *$version\$" "$OUT" ||
+        fail "$flag does not print checkpointfs's version $version: $(cat "$OUT")"
+    grep -qiE "FUSE library version:? *[0-9]+\.[0-9]+" "$OUT" ||
+        fail "$flag does not print the FUSE library version: $(cat "$OUT")"
+    if [ -n "$fuse_version" ]; then
+        grep -iE "FUSE library version" "$OUT" | grep -qF "$fuse_version" ||
+            fail "$flag: FUSE library version is not $fuse_version: $(cat "$OUT")"
+    fi
+done
+pass "-V/--version print checkpointfs $version and the FUSE library version, exit 0"
+
+# --- every way of giving the URI -----------------------------------------
+# mount_with DESC URI DOMAINS -- ARGS...: mounts with ARGS, checks the listed
+# domains and the mount source, unmounts.
+mount_with() {
+    desc=$1 uri=$2 domains=$3
+    shift 4
+    cpfs_mount "$@"
+    # shellcheck disable=SC2086
+    shows_domains $domains
+    src=$(mount_source "$MNT")
+    [ "$src" = "$uri" ] || fail "$desc: mount source is '$src', expected '$uri'"
+    cpfs_umount
+    pass "$desc: mounts $uri"
+}
+
+for pair in "test:///default|test" "$NODE_URI|alpha beta gamma-off"; do
+    uri=${pair%%|*} doms=${pair#*|}
+    mount_with "positional URI" "$uri" "$doms" -- "$uri"
+    mount_with "-c URI" "$uri" "$doms" -- -c "$uri"
+    mount_with "--connect=URI" "$uri" "$doms" -- "--connect=$uri"
+    mount_with "-o uri=URI" "$uri" "$doms" -- -o "uri=$uri"
+    LIBVIRT_DEFAULT_URI=$uri
+    export LIBVIRT_DEFAULT_URI
+    mount_with "LIBVIRT_DEFAULT_URI" "$uri" "$doms" --
+    unset LIBVIRT_DEFAULT_URI
+done
+# An explicit URI wins over LIBVIRT_DEFAULT_URI.
+LIBVIRT_DEFAULT_URI=$NODE_URI
+export LIBVIRT_DEFAULT_URI
+mount_with "-c URI with LIBVIRT_DEFAULT_URI set" "test:///default" "test" -- -c test:///default
+unset LIBVIRT_DEFAULT_URI
+
+# --- startup errors ---------------------------------------------------------
+startup_fails "unknown driver URI" 'nosuchdriver' "$MNT" nosuchdriver:///x "$MNT"
+startup_fails "test URI of a missing file" 'nonexistent/file\.xml' "$MNT" \
+    test:///nonexistent/file.xml "$MNT"
+startup_fails "-c with a bad URI" 'nosuchdriver' "$MNT" -c nosuchdriver:///x "$MNT"
+LIBVIRT_DEFAULT_URI=nosuchdriver:///x
+export LIBVIRT_DEFAULT_URI
+startup_fails "bad LIBVIRT_DEFAULT_URI, no URI given" '[Cc]onnect' "$MNT" "$MNT"
+unset LIBVIRT_DEFAULT_URI
+startup_fails "unreachable libvirt daemon" "$SCRATCH/nosock" "$MNT" \
+    "qemu+unix:///system?socket=$SCRATCH/nosock" "$MNT"
+startup_fails "missing mount point directory" \
+    "$SCRATCH/nowhere.*([Nn]o such file|not exist)" "$SCRATCH/nowhere" \
+    test:///default "$SCRATCH/nowhere"
+: >"$SCRATCH/regular"
+startup_fails "mount point is a regular file" \
+    "$SCRATCH/regular.*[Nn]ot a directory" "$SCRATCH/regular" \
+    test:///default "$SCRATCH/regular"
+[ -f "$SCRATCH/regular" ] || fail "the regular file mount point was removed"
+startup_fails "no arguments at all" 'mount ?point|MOUNTPOINT|usage' "$MNT"
+startup_fails "-c URI but no mount point" 'mount ?point|MOUNTPOINT|usage' "$MNT" -c test:///default
+
+# --- signals ----------------------------------------------------------------
+# A background job of a non-interactive shell starts with SIGINT ignored, and
+# libfuse leaves ignored signals alone: reset them as a terminal would.
+mount_default_signals() {
+    env --default-signal=INT,TERM "$CHECKPOINTFS" -f "$@" "$MNT" >"$LOG" 2>&1 &
+    CPFS_PID=$!
+    wait_until 20 mountpoint -q "$MNT" || fail "checkpointfs did not mount"
+}
+for sig in TERM INT; do
+    mount_default_signals test:///default
+    ls "$MNT/test/xml" >/dev/null || fail "mount does not work before SIG$sig"
+    kill -s "$sig" "$CPFS_PID"
+    rc=0
+    wait "$CPFS_PID" || rc=$?
+    CPFS_PID=
+    [ "$rc" -eq 0 ] || fail "SIG$sig: checkpointfs exited with status $rc"
+    ! mounted "$MNT" || fail "SIG$sig: $MNT is still mounted"
+    check_log_clean
+    pass "SIG$sig unmounts cleanly, exit 0"
+done
+
+# --- fusermount3 -u (cpfs_umount checks the exit status) ----------------------
+cpfs_mount test:///default
+cpfs_umount
+! mounted "$MNT" || fail "fusermount3 -u left $MNT mounted"
+pass "fusermount3 -u unmounts, exit 0"
+
+# --- without -f: the daemon goes to the background --------------------------
+# Its stderr is /dev/null then: send sanitizer reports to files.
+san_log=$SCRATCH/bg-san
+rc=0
+ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$san_log" \
+UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$san_log" \
+    "$CHECKPOINTFS" test:///default "$MNT" >"$OUT" 2>"$ERR" </dev/null || rc=$?
+[ "$rc" -eq 0 ] || fail "background mount exited with $rc: $(cat "$ERR")"
+wait_until 10 mountpoint -q "$MNT" || fail "background mount is not mounted"
+pids=$(daemon_pids "$MNT")
+[ "$(echo "$pids" | wc -w)" -eq 1 ] || fail "expected one background daemon, found '$pids'"
+sid=$(sed 's/^.*) //' "/proc/$pids/stat" | cut -d' ' -f4)
+[ "$sid" = "$pids" ] || fail "background daemon did not start its own session (sid $sid)"
+[ "$(ls "$MNT")" = "test" ] || fail "background mount does not list domain test"
+grep -q '<domain' "$MNT/test/xml" || fail "background mount does not serve the domain xml"
+mkdir "$MNT/test/bg" || fail "mkdir on the background mount failed"
+[ -f "$MNT/test/bg/xml" ] || fail "background mount: new checkpoint has no xml"
+fusermount3 -u "$MNT" || fail "fusermount3 -u of the background mount failed"
+wait_until 10 no_daemon_left "$MNT" || fail "background daemon still running after unmount"
+if ls "$san_log".* >/dev/null 2>&1; then
+    cat "$san_log".* >&2
+    fail "sanitizer report from the background daemon"
+fi
+pass "without -f: daemonizes, mount works, exits on unmount"
+
+# --- -s ---------------------------------------------------------------------
+cpfs_mount -s test:///default
+[ "$(ls "$MNT")" = "test" ] || fail "-s: root does not list test"
+mkdir "$MNT/test/single" || fail "-s: mkdir failed"
+grep -q '<name>single</name>' "$MNT/test/single/xml" ||
+    fail "-s: checkpoint xml wrong"
+rmdir "$MNT/test/single" || fail "-s: rmdir failed"
+[ ! -e "$MNT/test/single" ] || fail "-s: rmdir left the directory"
+cpfs_umount
+pass "-s single-threaded mount works"
+
+# --- -d (implies -f) and -o debug -------------------------------------------
+for dbg in "-d" "-o debug"; do
+    # shellcheck disable=SC2086
+    "$CHECKPOINTFS" $dbg test:///default "$MNT" >"$LOG" 2>&1 &
+    CPFS_PID=$!
+    wait_until 20 mountpoint -q "$MNT" || fail "$dbg: did not mount"
+    kill -0 "$CPFS_PID" 2>/dev/null || fail "$dbg: the process went to the background (-d implies -f)"
+    ls -l "$MNT/test" >/dev/null
+    log_has 'opcode: (LOOKUP|GETATTR|READDIR|READDIRPLUS|OPENDIR)'
+    log_has 'unique: [0-9]+'
+    cpfs_umount
+    pass "$dbg prints FUSE debug output and stays in the foreground"
+done
+cpfs_mount test:///default
+ls -l "$MNT/test" >/dev/null
+cpfs_umount
+! grep -qE 'unique: [0-9]+, opcode:' "$LOG" || fail "debug output without -d"
+pass "no debug output without -d"
+
+# --- what mount(8) shows ---------------------------------------------------------
+cpfs_mount test:///default
+mount | grep -qF "test:///default on $MNT type fuse.checkpointfs (" ||
+    fail "mount does not show 'test:///default on $MNT type fuse.checkpointfs': $(mount | grep -F "$MNT")"
+[ "$(findmnt -n -o FSTYPE "$MNT")" = "fuse.checkpointfs" ] || fail "findmnt FSTYPE is not fuse.checkpointfs"
+[ "$(findmnt -n -o SOURCE "$MNT")" = "test:///default" ] || fail "findmnt SOURCE is not the URI"
+cpfs_umount
+pass "mount shows type fuse.checkpointfs and the URI as source"
+
+if [ -s "$DEFERRED" ]; then
+    fail "$(wc -l <"$DEFERRED") check(s) failed earlier: $(cat "$DEFERRED")"
+fi

@@ -1,3 +1,196 @@
 #!/bin/sh
-echo "FAIL: test xml-read not written yet"
-exit 1
+# xml files: the domain's is virDomainGetXMLDesc's (what `virsh -q dumpxml`
+# prints), a checkpoint's has name, parent, creationTime and the embedded
+# domain; stat reports the exact size; reads at any offset return the right
+# bytes; an open file keeps serving the document it opened.
+. "$TESTS_SRC/lib.sh"
+
+command -v virsh >/dev/null || skip "virsh is not installed"
+
+# same_size PATH: stat size of PATH equals the number of bytes read from it.
+same_size() {
+    size=$(stat -c %s "$1") || fail "stat $1 failed"
+    bytes=$(wc -c <"$1") || fail "reading $1 failed"
+    [ "$size" -eq "$bytes" ] || fail "$1: stat size $size but $bytes bytes read"
+    [ "$bytes" -gt 0 ] || fail "$1 is empty"
+}
+
+# check_checkpoint_xml PATH NAME PARENT: the document is a domaincheckpoint
+# named NAME whose parent is PARENT ("" for a root checkpoint), with a
+# creationTime and the embedded domain `test`.
+check_checkpoint_xml() {
+    python3 - "$@" <<'EOF' || fail "checkpoint xml $1 is wrong"
+import sys, xml.etree.ElementTree as ET
+path, name, parent = sys.argv[1:4]
+root = ET.parse(path).getroot()
+def bad(msg):
+    sys.exit("%s: %s" % (path, msg))
+if root.tag != "domaincheckpoint":
+    bad("root element is <%s>" % root.tag)
+if root.findtext("name") != name:
+    bad("<name> is %r, expected %r" % (root.findtext("name"), name))
+p = root.find("parent")
+if parent:
+    if p is None or p.findtext("name") != parent:
+        bad("<parent><name> is %r, expected %r" % (None if p is None else p.findtext("name"), parent))
+elif p is not None:
+    bad("a root checkpoint has a <parent>")
+ct = root.findtext("creationTime")
+if not ct or not ct.isdigit() or int(ct) < 1000000000:
+    bad("<creationTime> is %r" % ct)
+dom = root.find("domain")
+if dom is None or dom.findtext("name") != "test" or dom.find("devices") is None:
+    bad("no embedded <domain> named test with its devices")
+EOF
+}
+
+cpfs_mount test:///default
+
+# --- the domain xml is libvirt's, byte for byte ---------------------------------
+# (virsh without -q prints one blank line after the document.)
+virsh -q -c test:///default dumpxml test >"$SCRATCH/virsh.xml" || fail "virsh dumpxml failed"
+cat "$MNT/test/xml" >"$SCRATCH/domain.xml" || fail "cannot read $MNT/test/xml"
+cmp "$SCRATCH/domain.xml" "$SCRATCH/virsh.xml" ||
+    fail "test/xml differs from virsh -q dumpxml test: $(diff "$SCRATCH/domain.xml" "$SCRATCH/virsh.xml" | head -n 10)"
+same_size "$MNT/test/xml"
+pass "domain xml equals virsh dumpxml byte for byte; stat size is exact"
+
+# --- checkpoint documents ---------------------------------------------------------
+# A chain a -> bb-a-longer-name -> c: the middle name is long so that c's
+# document shrinks when its parent changes to a.
+MID=bb-a-longer-name
+mkdir "$MNT/test/a" "$MNT/test/a/$MID" "$MNT/test/a/$MID/c" || fail "mkdir of the chain failed"
+check_checkpoint_xml "$MNT/test/a/xml" a ""
+check_checkpoint_xml "$MNT/test/a/$MID/xml" "$MID" a
+check_checkpoint_xml "$MNT/test/a/$MID/c/xml" c "$MID"
+grep -q "<parent>" "$MNT/test/a/$MID/c/xml" || fail "no <parent> element"
+for x in "$MNT/test/a/xml" "$MNT/test/a/$MID/xml" "$MNT/test/a/$MID/c/xml"; do
+    same_size "$x"
+    [ "$(stat --cached=never -c %s "$x")" -eq "$(wc -c <"$x")" ] || fail "$x: uncached stat size is wrong"
+done
+pass "checkpoint xml: name, parent, creationTime, embedded domain; stat size is exact"
+
+# --- reads at arbitrary offsets -------------------------------------------------
+for x in "$MNT/test/xml" "$MNT/test/a/$MID/c/xml"; do
+    cp "$x" "$SCRATCH/ref.xml"
+    len=$(wc -c <"$SCRATCH/ref.xml")
+    for spec in "1 100 50" "7 3 5" "13 0 1" "64 1 3" "1 $((len - 1)) 1" "5 $((len / 5)) 2"; do
+        set -- $spec
+        dd if="$x" of="$SCRATCH/got" bs="$1" skip="$2" count="$3" 2>/dev/null ||
+            fail "dd bs=$1 skip=$2 count=$3 of $x failed"
+        dd if="$SCRATCH/ref.xml" of="$SCRATCH/want" bs="$1" skip="$2" count="$3" 2>/dev/null
+        [ -s "$SCRATCH/want" ] || fail "test bug: empty reference for dd $spec"
+        cmp -s "$SCRATCH/got" "$SCRATCH/want" || fail "dd bs=$1 skip=$2 count=$3 of $x returned wrong bytes"
+    done
+    dd if="$x" of="$SCRATCH/got" bs=1 skip="$len" count=10 2>/dev/null
+    [ ! -s "$SCRATCH/got" ] || fail "dd at EOF of $x returned data"
+    dd if="$x" of="$SCRATCH/got" bs=4096 skip=100 count=1 2>/dev/null
+    [ ! -s "$SCRATCH/got" ] || fail "dd far past EOF of $x returned data"
+    dd if="$x" of="$SCRATCH/got" bs=1 2>/dev/null
+    cmp -s "$SCRATCH/got" "$SCRATCH/ref.xml" || fail "byte-by-byte dd of $x differs"
+    python3 - "$x" "$SCRATCH/ref.xml" <<'EOF' || fail "pread of $x returned wrong bytes"
+import os, random, sys
+path, ref = sys.argv[1:3]
+want = open(ref, "rb").read()
+n = len(want)
+fd = os.open(path, os.O_RDONLY)
+rnd = random.Random(4)
+checks = [(off, size) for off in range(0, n + 40, 3) for size in (1, 17)]
+checks += [(rnd.randrange(0, n + 100), rnd.choice((1, 2, 100, 511, 4096, 65536))) for _ in range(500)]
+checks += [(off, 4096) for off in range(n - 1, -1, -97)]          # backwards
+checks += [(n, 1), (n + 1, 100), (1 << 20, 4096), (1 << 40, 10)]  # past EOF
+for off, size in checks:
+    got = os.pread(fd, size, off)
+    if got != want[off:off + size]:
+        sys.exit("pread(%d bytes at %d): got %r, expected %r" % (size, off, got[:40], want[off:off + size][:40]))
+# Sequential reads in odd sizes give the whole document, then EOF.
+os.lseek(fd, 0, os.SEEK_SET)
+buf = b""
+while True:
+    chunk = os.read(fd, 37)
+    if not chunk:
+        break
+    buf += chunk
+if buf != want:
+    sys.exit("sequential 37-byte reads differ")
+os.close(fd)
+EOF
+done
+pass "dd skip/count and pread at many offsets return the right bytes; past EOF is empty"
+
+# --- one open file, one document ---------------------------------------------
+OLDX=$MNT/test/a/$MID/c/xml
+cat "$OLDX" >"$SCRATCH/old.xml"
+grep -q "<name>$MID</name>" "$SCRATCH/old.xml" || fail "c's document does not name $MID as parent"
+python3 - "$OLDX" "$SCRATCH/old.xml" "$MNT/test/a/$MID" "$MNT/test/a/c/xml" <<'EOF' || fail "an open xml file did not keep its document"
+import os, sys
+oldpath, ref, middle, newpath = sys.argv[1:5]
+old = open(ref, "rb").read()
+fd = os.open(oldpath, os.O_RDONLY)
+head = os.read(fd, 10)
+# Its parent goes: c's document changes (its parent is now a) and shrinks.
+os.rmdir(middle)
+rest = b""
+while True:
+    chunk = os.read(fd, 7)
+    if not chunk:
+        break
+    rest += chunk
+if head + rest != old:
+    sys.exit("the old descriptor switched documents: read %r..." % (head + rest)[-80:])
+for off in (0, 5, len(old) - 20, len(old) - 1):
+    if os.pread(fd, 40, off) != old[off:off + 40]:
+        sys.exit("pread at %d on the old descriptor differs from the old document" % off)
+if os.pread(fd, 10, len(old)) != b"":
+    sys.exit("the old descriptor reads past its document's end")
+new = open(newpath, "rb").read()
+if new == old or b"<name>a</name>" not in new.split(b"<creationTime>")[0]:
+    sys.exit("a new open does not return the new document (parent a): %r" % new[:120])
+if len(new) >= len(old):
+    sys.exit("test bug: the new document should be shorter")
+if os.stat(newpath).st_size != len(new):
+    sys.exit("stat size %d of the changed document, %d bytes read" % (os.stat(newpath).st_size, len(new)))
+os.close(fd)
+EOF
+check_checkpoint_xml "$MNT/test/a/c/xml" c a
+pass "an open xml keeps its document after its parent is removed; a new open gets the new one"
+
+# The same from the shell: a descriptor opened before the change.
+mkdir "$MNT/test/a/c/dd-another-long-name" || fail "mkdir failed"
+OLDX=$MNT/test/a/c/dd-another-long-name/xml
+cat "$OLDX" >"$SCRATCH/old2.xml"
+exec 3<"$OLDX"
+dd bs=16 count=1 <&3 >"$SCRATCH/got2" 2>/dev/null
+rmdir "$MNT/test/a/c" || fail "rmdir a/c failed"
+cat <&3 >>"$SCRATCH/got2"
+exec 3<&-
+cmp -s "$SCRATCH/got2" "$SCRATCH/old2.xml" || fail "shell: the old descriptor switched documents"
+check_checkpoint_xml "$MNT/test/a/dd-another-long-name/xml" dd-another-long-name a
+same_size "$MNT/test/a/dd-another-long-name/xml"
+pass "shell: exec 3<xml; rmdir parent; cat <&3 gives the old document"
+
+# A document stays readable through its descriptor after its checkpoint goes.
+# (read(2) only: the spec says nothing of fstat on such a descriptor.)
+OLDX=$MNT/test/a/dd-another-long-name/xml
+cat "$OLDX" >"$SCRATCH/old3.xml"
+python3 - "$OLDX" "$SCRATCH/old3.xml" "$MNT/test/a/dd-another-long-name" <<'EOF' ||
+import os, sys
+path, ref, cpdir = sys.argv[1:4]
+old = open(ref, "rb").read()
+fd = os.open(path, os.O_RDONLY)
+os.rmdir(cpdir)
+if os.path.exists(path):
+    sys.exit("%s still exists after rmdir" % path)
+got = b""
+while True:
+    chunk = os.read(fd, 100)
+    if not chunk:
+        break
+    got += chunk
+if got != old:
+    sys.exit("the descriptor of a removed checkpoint lost its document: %r" % got[:80])
+EOF
+    fail "an open xml of a removed checkpoint does not keep its document"
+pass "an open xml of a removed checkpoint still reads its document"
+
+cpfs_umount
