@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <libvirt/libvirt.h>
+#include <libxml/xmlerror.h>
 #include <libvirt/virterror.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -51,6 +52,11 @@ static void
 silent_error_handler(void *opaque G_GNUC_UNUSED, virErrorPtr err G_GNUC_UNUSED)
 {
     /* libvirt prints every error to stderr by default; we log our own. */
+}
+
+static void G_GNUC_PRINTF(2, 3)
+silent_xml_error(void *ctx G_GNUC_UNUSED, const char *msg G_GNUC_UNUSED, ...)
+{
 }
 
 int
@@ -244,14 +250,19 @@ cpfs_driver_open(const char *uri, gboolean readonly, char **error)
         *error = g_strdup("cannot initialize libvirt");
         return NULL;
     }
+    /* libxml2 prints parse errors (of a test driver's node file, say) to
+     * stderr; libvirt's own message says it all in one line. */
+    xmlSetGenericErrorFunc(NULL, silent_xml_error);
     conn = conn_open(drv, uri);
     if (!conn) {
         const char *msg = virGetLastErrorMessage();
         g_autofree char *line = g_strdup(msg ? msg : "unknown error");
 
         g_strdelimit(line, "\n", ' ');
+        const char *named = uri ? uri : g_getenv("LIBVIRT_DEFAULT_URI");
+
         *error = g_strdup_printf("cannot connect to '%s': %s",
-                                 uri ? uri : "libvirt's default URI", g_strstrip(line));
+                                 named ? named : "libvirt's default URI", g_strstrip(line));
         virResetLastError();
         return NULL;
     }

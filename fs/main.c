@@ -122,6 +122,8 @@ run(int argc, char **argv)
     if (opts.show_version) {
         printf("checkpointfs version %s\n", CPFS_VERSION);
         printf("FUSE library version %s\n", fuse_pkgversion());
+        /* libfuse runs fusermount3 -V next, which writes to our stdout. */
+        fflush(stdout);
         fuse_lowlevel_version();
         ret = 0;
         goto out_args;

@@ -321,7 +321,7 @@ op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
 }
 
 static void
-op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi G_GNUC_UNUSED)
+op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     g_auto(CpfsNodeId) id = { 0 };
     struct stat st;
@@ -330,6 +330,18 @@ op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi G_GNUC_UNUS
     if (!get_node(req, ino, &id))
         return;
     rc = node_attr(fs_of(req), &id, ino, &st);
+    if (rc == -ENOENT && fi && fi->fh && !cpfs_node_is_dir(id.kind)) {
+        /* fstat of an open xml whose checkpoint is gone: the file still
+         * serves the document it was opened with. */
+        XmlHandle *xh = (XmlHandle *)(uintptr_t)fi->fh;
+
+        fill_common(fs_of(req), &st, ino, FALSE);
+        st.st_size = (off_t)xh->len;
+        st.st_blocks = (st.st_size + 511) / 512;
+        st.st_nlink = 0;
+        fuse_reply_attr(req, &st, 0);
+        return;
+    }
     if (rc < 0)
         fuse_reply_err(req, -rc);
     else
