@@ -37,13 +37,14 @@ struct _CpfsDriver {
     void *event_opaque;
 };
 
-/* How long a mkdir or rmdir cut off by a lost connection waits for libvirt
- * to come back to learn what happened. */
-#define CPFS_OUTCOME_WAIT_US (5 * G_USEC_PER_SEC)
+/* A call answers within this time even when libvirt is lost under it: a
+ * mkdir or rmdir cut off waits for libvirt to come back, to learn what
+ * happened, only for what remains of it. */
+#define CPFS_CALL_BUDGET_US (5 * G_USEC_PER_SEC)
 /* Keepalive: a daemon that stops answering is declared lost after about
  * interval * (count + 1) seconds, so no call hangs longer than that. */
 #define CPFS_KEEPALIVE_INTERVAL 1
-#define CPFS_KEEPALIVE_COUNT 3
+#define CPFS_KEEPALIVE_COUNT 2
 
 /* Every libvirt API call goes through this, so the count is complete. */
 #define CALL(drv, expr) (__atomic_add_fetch(&(drv)->calls, 1, __ATOMIC_RELAXED), (expr))
@@ -665,14 +666,15 @@ verify_parent(CpfsDriver *drv, virConnectPtr conn, virDomainCheckpointPtr cp,
  * back and reports whether checkpoint NAME exists now (1/0), or -EIO. */
 static int
 outcome_after_loss(CpfsDriver *drv, const char *domain, const char *name, const char *op,
-                   virDomainCheckpointPtr *handle, virConnectPtr *conn_out)
+                   gint64 started, virDomainCheckpointPtr *handle, virConnectPtr *conn_out)
 {
-    g_autoptr(virConnect) conn = conn_wait(drv, CPFS_OUTCOME_WAIT_US);
+    gint64 left = started + CPFS_CALL_BUDGET_US - g_get_monotonic_time();
+    g_autoptr(virConnect) conn = left > 0 ? conn_wait(drv, left) : NULL;
     int rc;
 
     if (!conn) {
         cpfs_error("domain '%s': %s '%s': outcome unknown, libvirt did not come back "
-                   "within 5 s", domain, op, name);
+                   "in time", domain, op, name);
         return -EIO;
     }
     rc = checkpoint_find(drv, conn, domain, name, NULL, handle);
@@ -692,6 +694,7 @@ cpfs_driver_checkpoint_create(CpfsDriver *drv, const char *domain, const char *n
                               const char *expected_parent, CpfsCheckpointRecord **created)
 {
     WITH_CONN(drv, conn, "create checkpoint");
+    gint64 started = g_get_monotonic_time();
     g_autoptr(virDomain) dom = NULL;
     g_autoptr(virDomainCheckpoint) cp = NULL;
     g_autofree char *request = cpfs_cpxml_build_create(name);
@@ -715,7 +718,7 @@ cpfs_driver_checkpoint_create(CpfsDriver *drv, const char *domain, const char *n
         if (virConnectIsAlive(conn) != 0)
             return rc;
         /* The connection broke mid-call: the checkpoint may or may not exist. */
-        rc = outcome_after_loss(drv, domain, name, "create checkpoint", &cp, &again);
+        rc = outcome_after_loss(drv, domain, name, "create checkpoint", started, &cp, &again);
         if (rc <= 0)
             return rc < 0 ? rc : -EIO;
         virConnectClose(conn);
@@ -728,6 +731,7 @@ int
 cpfs_driver_checkpoint_delete(CpfsDriver *drv, const char *domain, const char *name)
 {
     WITH_CONN(drv, conn, "delete checkpoint");
+    gint64 started = g_get_monotonic_time();
     g_autoptr(virDomain) dom = NULL;
     g_autoptr(virDomainCheckpoint) cp = NULL;
     g_autoptr(virConnect) again = NULL;
@@ -743,7 +747,7 @@ cpfs_driver_checkpoint_delete(CpfsDriver *drv, const char *domain, const char *n
         return rc;
     /* The connection broke mid-call: deleted if it is gone now. */
     g_clear_pointer(&cp, virDomainCheckpointFree);
-    rc = outcome_after_loss(drv, domain, name, "delete checkpoint", &cp, &again);
+    rc = outcome_after_loss(drv, domain, name, "delete checkpoint", started, &cp, &again);
     if (rc < 0)
         return rc;
     return rc == 0 ? 0 : -EIO;
