@@ -256,6 +256,21 @@ domain_attrs_changed(CpfsFs *fs, const char *domain)
         fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 }
 
+/* Answers with CHILD, whose attributes E holds, counting one lookup. */
+static void
+send_entry(fuse_req_t req, const CpfsNodeId *child, struct fuse_entry_param *e)
+{
+    CpfsFs *fs = fs_of(req);
+
+    e->ino = cpfs_inode_table_ref(fs->inodes, child);
+    e->attr.st_ino = e->ino;
+    e->generation = 0;
+    e->entry_timeout = fs->kernel_timeout;
+    e->attr_timeout = fs->kernel_timeout;
+    if (fuse_reply_entry(req, e) != 0)
+        cpfs_inode_table_forget(fs->inodes, e->ino, 1);
+}
+
 /* Answers a lookup-like request with CHILD, counting one lookup. */
 static void
 reply_entry(fuse_req_t req, const CpfsNodeId *child)
@@ -269,13 +284,7 @@ reply_entry(fuse_req_t req, const CpfsNodeId *child)
         fuse_reply_err(req, -rc);
         return;
     }
-    e.ino = cpfs_inode_table_ref(fs->inodes, child);
-    e.attr.st_ino = e.ino;
-    e.generation = 0;
-    e.entry_timeout = fs->kernel_timeout;
-    e.attr_timeout = fs->kernel_timeout;
-    if (fuse_reply_entry(req, &e) != 0)
-        cpfs_inode_table_forget(fs->inodes, e.ino, 1);
+    send_entry(req, child, &e);
 }
 
 static void
@@ -686,13 +695,8 @@ op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode G_GNUC
     child.serial = serial;
     fill_common(fs, &e.attr, 0, TRUE);
     fill_times(&e.attr, (time_t)created);
-    e.ino = cpfs_inode_table_ref(fs->inodes, &child);
-    e.attr.st_ino = e.ino;
-    e.entry_timeout = fs->kernel_timeout;
-    e.attr_timeout = fs->kernel_timeout;
     domain_attrs_changed(fs, pid.domain);
-    if (fuse_reply_entry(req, &e) != 0)
-        cpfs_inode_table_forget(fs->inodes, e.ino, 1);
+    send_entry(req, &child, &e);
 }
 
 static void

@@ -1,5 +1,6 @@
 /* Unit tests of the checkpoint tree, the domain list and the inode table
  * (model/tree.c, model/inodes.c). */
+#include "unit-common.h"
 #include "model/inodes.h"
 #include "model/tree.h"
 
@@ -1319,26 +1320,6 @@ test_inode_threads(void)
         g_free(names[k]);
 }
 
-/* Each test runs in a child process, so that one failing assertion, crash
- * or hang does not hide the results of the tests after it. */
-typedef struct {
-    const char *path;
-    void (*func)(void);
-} TestCase;
-
-static void
-run_isolated(gconstpointer data)
-{
-    const TestCase *tc = data;
-
-    if (g_test_subprocess()) {
-        tc->func();
-        return;
-    }
-    g_test_trap_subprocess(NULL, 15 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
-    g_test_trap_assert_passed();
-}
-
 static const TestCase tests[] = {
     { "/tree/build-sorted", test_build_sorted },
     { "/tree/build-empty", test_build_empty },
@@ -1372,11 +1353,5 @@ static const TestCase tests[] = {
 int
 main(int argc, char **argv)
 {
-    g_test_init(&argc, &argv, NULL);
-    /* A failed child marks its test failed; the others still run. */
-    if (!g_test_subprocess())
-        g_test_set_nonfatal_assertions();
-    for (gsize i = 0; i < G_N_ELEMENTS(tests); i++)
-        g_test_add_data_func(tests[i].path, &tests[i], run_isolated);
-    return g_test_run();
+    return run_tests(argc, argv, tests, G_N_ELEMENTS(tests));
 }

@@ -63,13 +63,9 @@ qemu_report() {
     fi
 }
 
-qemu_start_libvirtd() {
-    mkdir -p "$LV_DIR/config" "$LV_DIR/cache" "$LV_DIR/run" "$LV_DIR/images"
-    chmod 755 "$SCRATCH"
-    chown -R $LV_USER_ID:$LV_USER_ID "$LV_DIR"
-    LV_SOCK=$LV_DIR/run/libvirt/libvirt-sock
-    LV_URI="qemu+unix:///session?socket=$LV_SOCK"
-    # exec, so that $! is libvirtd itself and kill reaches it.
+# launch_libvirtd: starts the daemon in the background on $LV_DIR; sets
+# LV_PID.  exec, so that $! is libvirtd itself and kill reaches it.
+launch_libvirtd() {
     (
         export HOME=$LV_DIR XDG_CONFIG_HOME=$LV_DIR/config \
             XDG_CACHE_HOME=$LV_DIR/cache XDG_RUNTIME_DIR=$LV_DIR/run
@@ -77,6 +73,15 @@ qemu_start_libvirtd() {
             libvirtd --timeout=900
     ) >>"$LV_DIR/libvirtd.log" 2>&1 &
     LV_PID=$!
+}
+
+qemu_start_libvirtd() {
+    mkdir -p "$LV_DIR/config" "$LV_DIR/cache" "$LV_DIR/run" "$LV_DIR/images"
+    chmod 755 "$SCRATCH"
+    chown -R $LV_USER_ID:$LV_USER_ID "$LV_DIR"
+    LV_SOCK=$LV_DIR/run/libvirt/libvirt-sock
+    LV_URI="qemu+unix:///session?socket=$LV_SOCK"
+    launch_libvirtd
     wait_until 30 test -S "$LV_SOCK" || fail "libvirtd did not start: $(tail -5 "$LV_DIR/libvirtd.log")"
     wait_until 30 virsh -c "$LV_URI" version || fail "libvirtd does not answer"
 }
@@ -147,13 +152,7 @@ virsh_parent() {
 # qemu_restart_libvirtd: starts the test daemon again on the same state
 # (after it was killed); its domains and checkpoints are still there.
 qemu_restart_libvirtd() {
-    (
-        export HOME=$LV_DIR XDG_CONFIG_HOME=$LV_DIR/config \
-            XDG_CACHE_HOME=$LV_DIR/cache XDG_RUNTIME_DIR=$LV_DIR/run
-        exec setpriv --reuid=$LV_USER_ID --regid=$LV_USER_ID --clear-groups \
-            libvirtd --timeout=900
-    ) >>"$LV_DIR/libvirtd.log" 2>&1 &
-    LV_PID=$!
+    launch_libvirtd
     wait_until 30 virsh -c "$LV_URI" version || fail "libvirtd did not come back"
 }
 
