@@ -243,6 +243,24 @@ get_node(fuse_req_t req, fuse_ino_t ino, CpfsNodeId *id)
     return TRUE;
 }
 
+/* Resolves NAME in directory PARENT into *CHILD; on failure replies with
+ * the errno and returns FALSE. */
+static gboolean
+get_child(fuse_req_t req, fuse_ino_t parent, const char *name, CpfsNodeId *child)
+{
+    g_auto(CpfsNodeId) pid = { 0 };
+    int rc;
+
+    if (!get_node(req, parent, &pid))
+        return FALSE;
+    rc = resolve_child(fs_of(req), &pid, name, child);
+    if (rc < 0) {
+        fuse_reply_err(req, -rc);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 /* The domain directory's time and link count follow its checkpoints: tell
  * the kernel after a change below it.  Only attributes are dropped, which
  * takes no directory lock, so this is safe inside mkdir and rmdir. */
@@ -300,18 +318,10 @@ op_init(void *userdata G_GNUC_UNUSED, struct fuse_conn_info *conn)
 static void
 op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-    g_auto(CpfsNodeId) pid = { 0 };
     g_auto(CpfsNodeId) child = { 0 };
-    int rc;
 
-    if (!get_node(req, parent, &pid))
-        return;
-    rc = resolve_child(fs_of(req), &pid, name, &child);
-    if (rc < 0) {
-        fuse_reply_err(req, -rc);
-        return;
-    }
-    reply_entry(req, &child);
+    if (get_child(req, parent, name, &child))
+        reply_entry(req, &child);
 }
 
 static void
@@ -703,21 +713,15 @@ static void
 op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
     CpfsFs *fs = fs_of(req);
-    g_auto(CpfsNodeId) pid = { 0 };
     g_auto(CpfsNodeId) child = { 0 };
     int rc;
 
-    if (!get_node(req, parent, &pid))
-        return;
     if (fs->readonly) {
         fuse_reply_err(req, EROFS);
         return;
     }
-    rc = resolve_child(fs, &pid, name, &child);
-    if (rc < 0) {
-        fuse_reply_err(req, -rc);
+    if (!get_child(req, parent, name, &child))
         return;
-    }
     switch (child.kind) {
     case CPFS_NODE_DOMAIN:
         cpfs_info("rmdir of domain '%s' refused: checkpointfs never undefines a domain",
@@ -749,16 +753,11 @@ refuse_change(fuse_req_t req, const char *what)
 static void
 op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-    g_auto(CpfsNodeId) pid = { 0 };
     g_auto(CpfsNodeId) child = { 0 };
-    int rc;
 
-    if (!get_node(req, parent, &pid))
+    if (!get_child(req, parent, name, &child))
         return;
-    rc = resolve_child(fs_of(req), &pid, name, &child);
-    if (rc < 0)
-        fuse_reply_err(req, -rc);
-    else if (cpfs_node_is_dir(child.kind))
+    if (cpfs_node_is_dir(child.kind))
         fuse_reply_err(req, EISDIR);
     else
         refuse_change(req, "unlink");
