@@ -81,4 +81,52 @@ wait_until 5 sh -c "[ \"\$(cd $MNT/vm1 && find . -mindepth 1 -type d | wc -l)\" 
 [ "$(tree_of_mount vm1)" = "$(tree_of_virsh vm1)" ] || fail "vm1 differs from virsh after the mkdir run"
 pass "mkdir outcomes across a libvirtd kill are truthful ($ok created, $failed failed)"
 
+# 3. Killed during a run of rmdirs (always the oldest, as retention does):
+# every rmdir that returned 0 removed its checkpoint, every failed one left it.
+rm -f "$SCRATCH/restarted"
+results=$SCRATCH/rmdir-results
+chain=$(tree_of_virsh vm1 | awk '{ print $2, $1 }' | tsort 2>/dev/null | grep -vx -- -)
+(
+    # The chain from its root: each rmdir takes the root, the next becomes
+    # the root.  A failed rmdir is tried again (the listing may fail too
+    # while libvirtd is down), for at most 20 s.
+    after=0
+    for name in $chain; do
+        deadline=$(( $(date +%s) + 20 ))
+        while :; do
+            if rmdir "$MNT/vm1/$name" 2>/dev/null; then
+                echo "$name ok"
+                break
+            fi
+            echo "$name failed"
+            [ "$(date +%s)" -lt "$deadline" ] || break
+            sleep 0.05  # pacing the retries, not waiting for anything
+        done
+        [ -e "$SCRATCH/restarted" ] && after=$((after + 1))
+        [ "$after" -ge 3 ] && break
+    done
+    exit 0
+) >"$results" &
+remover=$!
+wait_until 20 grep -q " ok" "$results" || fail "rmdirs did not start"
+qemu_kill_libvirtd
+wait_until 20 grep -q " failed" "$results" || fail "no rmdir failed while libvirtd was down"
+qemu_restart_libvirtd
+touch "$SCRATCH/restarted"
+wait "$remover"
+virsh_names=$(virsh_lv checkpoint-list vm1 --name)
+# A name may fail several times, then succeed: its last outcome counts.
+for name in $(awk '{ print $1 }' "$results" | sort -u); do
+    last=$(grep "^$name " "$results" | tail -1 | cut -d' ' -f2)
+    if [ "$last" = ok ]; then
+        echo "$virsh_names" | grep -qx "$name" && fail "rmdir $name returned 0 but libvirt still has it"
+    else
+        echo "$virsh_names" | grep -qx "$name" || fail "rmdir $name failed but the checkpoint is gone"
+    fi
+done
+wait_until 5 sh -c "[ \"\$(cd $MNT/vm1 && find . -mindepth 1 -type d | wc -l)\" = $(echo "$virsh_names" | grep -c .) ]" ||
+    fail "the tree and virsh disagree on the number of checkpoints after the rmdir run"
+[ "$(tree_of_mount vm1)" = "$(tree_of_virsh vm1)" ] || fail "vm1 differs from virsh after the rmdir run"
+pass "rmdir outcomes across a libvirtd kill are truthful ($(grep -c ' ok' "$results") deleted, $(grep -c ' failed' "$results") failed)"
+
 cpfs_umount
