@@ -35,7 +35,85 @@ struct _CpfsDriver {
     CpfsDomainEventFunc event_func;
     CpfsReconnectedFunc reconnected_func;
     void *event_opaque;
+
+    /* Handles of domains and checkpoints met before, so that a call needs
+     * no lookup round trip first.  A handle only names its object: using
+     * one whose object is gone fails like a lookup would.  Valid for one
+     * connection (handles_conn, referenced). */
+    GMutex handles_lock;
+    virConnectPtr handles_conn;
+    GHashTable *handles;    /* domain name -> DomainHandles* */
 };
+
+typedef struct {
+    virDomainPtr dom;
+    GHashTable *checkpoints;  /* name -> virDomainCheckpointPtr */
+} DomainHandles;
+
+static void
+checkpoint_handle_free(gpointer cp)
+{
+    virDomainCheckpointFree(cp);
+}
+
+static void
+domain_handles_free(DomainHandles *h)
+{
+    virDomainFree(h->dom);
+    g_hash_table_unref(h->checkpoints);
+    g_free(h);
+}
+
+/* The handles of DOMAIN on CONN, created empty; call with handles_lock. */
+static DomainHandles *
+handles_of(CpfsDriver *drv, virConnectPtr conn, const char *domain)
+{
+    DomainHandles *h;
+
+    if (drv->handles_conn != conn) {
+        g_hash_table_remove_all(drv->handles);
+        if (drv->handles_conn)
+            virConnectClose(drv->handles_conn);
+        virConnectRef(conn);
+        drv->handles_conn = conn;
+    }
+    h = g_hash_table_lookup(drv->handles, domain);
+    if (!h) {
+        h = g_new0(DomainHandles, 1);
+        h->checkpoints = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                               checkpoint_handle_free);
+        g_hash_table_insert(drv->handles, g_strdup(domain), h);
+    }
+    return h;
+}
+
+/* Forgets the handles of DOMAIN (all of them when CHECKPOINT is NULL). */
+static void
+handles_drop(CpfsDriver *drv, const char *domain, const char *checkpoint)
+{
+    DomainHandles *h;
+
+    g_mutex_lock(&drv->handles_lock);
+    h = g_hash_table_lookup(drv->handles, domain);
+    if (h && checkpoint)
+        g_hash_table_remove(h->checkpoints, checkpoint);
+    else if (h)
+        g_hash_table_remove(drv->handles, domain);
+    g_mutex_unlock(&drv->handles_lock);
+}
+
+static void
+handles_put_checkpoint(CpfsDriver *drv, virConnectPtr conn, const char *domain,
+                       virDomainCheckpointPtr cp)
+{
+    DomainHandles *h;
+
+    g_mutex_lock(&drv->handles_lock);
+    h = handles_of(drv, conn, domain);
+    virDomainCheckpointRef(cp);
+    g_hash_table_insert(h->checkpoints, g_strdup(virDomainCheckpointGetName(cp)), cp);
+    g_mutex_unlock(&drv->handles_lock);
+}
 
 /* A call answers within this time even when libvirt is lost under it: a
  * mkdir or rmdir cut off waits for libvirt to come back, to learn what
@@ -241,6 +319,9 @@ cpfs_driver_open(const char *uri, gboolean readonly, char **error)
     char *actual;
 
     g_mutex_init(&drv->lock);
+    g_mutex_init(&drv->handles_lock);
+    drv->handles = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                         (GDestroyNotify)domain_handles_free);
     g_cond_init(&drv->changed);
     drv->lifecycle_id = -1;
     drv->readonly = readonly;
@@ -311,6 +392,9 @@ lifecycle_cb(virConnectPtr conn G_GNUC_UNUSED, virDomainPtr dom, int event,
         break;
     }
     cpfs_debug("domain '%s': lifecycle event %d", name, event);
+    /* A domain defined under an old name is another domain. */
+    if (what != CPFS_DOMAIN_CHANGED)
+        handles_drop(drv, name, NULL);
     drv->event_func(name, what, drv->event_opaque);
     return 0;
 }
@@ -430,6 +514,10 @@ cpfs_driver_free(CpfsDriver *drv)
         conn_dispose(drv->conn);
     if (drv->lost)
         conn_dispose(drv->lost);
+    g_hash_table_unref(drv->handles);
+    if (drv->handles_conn)
+        virConnectClose(drv->handles_conn);
+    g_mutex_clear(&drv->handles_lock);
     g_mutex_clear(&drv->lock);
     g_cond_clear(&drv->changed);
     g_free(drv->uri);
@@ -451,9 +539,27 @@ cpfs_driver_calls(CpfsDriver *drv)
 static int
 lookup_domain(CpfsDriver *drv, virConnectPtr conn, const char *name, virDomainPtr *dom)
 {
+    DomainHandles *h;
+
+    g_mutex_lock(&drv->handles_lock);
+    h = handles_of(drv, conn, name);
+    *dom = h->dom;
+    if (*dom)
+        virDomainRef(*dom);
+    g_mutex_unlock(&drv->handles_lock);
+    if (*dom)
+        return 0;
+
     *dom = CALL(drv, virDomainLookupByName(conn, name));
     if (!*dom)
         return fail(drv, conn, "domain '%s': lookup", name);
+    g_mutex_lock(&drv->handles_lock);
+    h = handles_of(drv, conn, name);
+    if (!h->dom) {
+        virDomainRef(*dom);
+        h->dom = *dom;
+    }
+    g_mutex_unlock(&drv->handles_lock);
     return 0;
 }
 
@@ -461,9 +567,18 @@ static int
 lookup_checkpoint(CpfsDriver *drv, virConnectPtr conn, virDomainPtr dom, const char *domain,
                   const char *name, virDomainCheckpointPtr *cp)
 {
+    g_mutex_lock(&drv->handles_lock);
+    *cp = g_hash_table_lookup(handles_of(drv, conn, domain)->checkpoints, name);
+    if (*cp)
+        virDomainCheckpointRef(*cp);
+    g_mutex_unlock(&drv->handles_lock);
+    if (*cp)
+        return 0;
+
     *cp = CALL(drv, virDomainCheckpointLookupByName(dom, name, 0));
     if (!*cp)
         return fail(drv, conn, "domain '%s': checkpoint '%s': lookup", domain, name);
+    handles_put_checkpoint(drv, conn, domain, *cp);
     return 0;
 }
 
@@ -484,10 +599,19 @@ cpfs_driver_list_domains(CpfsDriver *drv, GPtrArray **names)
     if (n < 0)
         return fail(drv, conn, "list domains");
     result = g_ptr_array_new_full(n, g_free);
+    g_mutex_lock(&drv->handles_lock);
     for (int i = 0; i < n; i++) {
-        g_ptr_array_add(result, g_strdup(virDomainGetName(doms[i])));
-        virDomainFree(doms[i]);
+        const char *name = virDomainGetName(doms[i]);
+        DomainHandles *h = handles_of(drv, conn, name);
+
+        g_ptr_array_add(result, g_strdup(name));
+        /* The listing's handle replaces one met before (same name, maybe
+         * another domain). */
+        if (h->dom)
+            virDomainFree(h->dom);
+        h->dom = doms[i];
     }
+    g_mutex_unlock(&drv->handles_lock);
     free(doms);
     *names = result;
     return 0;
@@ -505,8 +629,18 @@ cpfs_driver_list_checkpoints(CpfsDriver *drv, const char *domain, GPtrArray **re
     if ((rc = lookup_domain(drv, conn, domain, &dom)) < 0)
         return rc;
     n = CALL(drv, virDomainListAllCheckpoints(dom, &cps, 0));
-    if (n < 0)
-        return fail(drv, conn, "domain '%s': list checkpoints", domain);
+    if (n < 0) {
+        rc = fail(drv, conn, "domain '%s': list checkpoints", domain);
+        if (rc == -ENOENT)
+            handles_drop(drv, domain, NULL);
+        return rc;
+    }
+    /* The listing's handles replace those met before. */
+    g_mutex_lock(&drv->handles_lock);
+    g_hash_table_remove_all(handles_of(drv, conn, domain)->checkpoints);
+    g_mutex_unlock(&drv->handles_lock);
+    for (int i = 0; i < n; i++)
+        handles_put_checkpoint(drv, conn, domain, cps[i]);
 
     for (int i = 0; i < n; i++) {
         const char *name = virDomainCheckpointGetName(cps[i]);
@@ -552,8 +686,12 @@ cpfs_driver_domain_xml(CpfsDriver *drv, const char *domain, char **xml)
         return rc;
     /* Flags 0: never VIR_DOMAIN_XML_SECURE, so no passwords leave. */
     desc = CALL(drv, virDomainGetXMLDesc(dom, 0));
-    if (!desc)
-        return fail(drv, conn, "domain '%s': get XML", domain);
+    if (!desc) {
+        rc = fail(drv, conn, "domain '%s': get XML", domain);
+        if (rc == -ENOENT)
+            handles_drop(drv, domain, NULL);
+        return rc;
+    }
     *xml = g_strdup(desc);
     free(desc);
     return 0;
@@ -573,8 +711,12 @@ cpfs_driver_checkpoint_xml(CpfsDriver *drv, const char *domain, const char *name
         return rc;
     /* Flags 0: the embedded domain XML without secrets. */
     desc = CALL(drv, virDomainCheckpointGetXMLDesc(cp, 0));
-    if (!desc)
-        return fail(drv, conn, "domain '%s': checkpoint '%s': get XML", domain, name);
+    if (!desc) {
+        rc = fail(drv, conn, "domain '%s': checkpoint '%s': get XML", domain, name);
+        if (rc == -ENOENT)
+            handles_drop(drv, domain, name);
+        return rc;
+    }
     *xml = g_strdup(desc);
     free(desc);
     return 0;
@@ -724,7 +866,10 @@ cpfs_driver_checkpoint_create(CpfsDriver *drv, const char *domain, const char *n
         virConnectClose(conn);
         conn = again;
     }
-    return verify_parent(drv, conn, cp, domain, name, expected_parent, created);
+    rc = verify_parent(drv, conn, cp, domain, name, expected_parent, created);
+    if (rc == 0)
+        handles_put_checkpoint(drv, conn, domain, cp);
+    return rc;
 }
 
 int
@@ -740,9 +885,13 @@ cpfs_driver_checkpoint_delete(CpfsDriver *drv, const char *domain, const char *n
     if ((rc = lookup_domain(drv, conn, domain, &dom)) < 0 ||
         (rc = lookup_checkpoint(drv, conn, dom, domain, name, &cp)) < 0)
         return rc;
-    if (CALL(drv, virDomainCheckpointDelete(cp, 0)) == 0)
+    if (CALL(drv, virDomainCheckpointDelete(cp, 0)) == 0) {
+        handles_drop(drv, domain, name);
         return 0;
+    }
     rc = fail(drv, conn, "domain '%s': delete checkpoint '%s'", domain, name);
+    if (rc == -ENOENT)
+        handles_drop(drv, domain, name);
     if (virConnectIsAlive(conn) != 0)
         return rc;
     /* The connection broke mid-call: deleted if it is gone now. */
