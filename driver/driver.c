@@ -6,6 +6,8 @@
 #include <libvirt/libvirt.h>
 #include <libxml/xmlerror.h>
 #include <libvirt/virterror.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +34,8 @@ struct _CpfsDriver {
     GThread *event_thread;
     gint event_quit;
     GThread *reconnect_thread;
+    int threads_done;       /* guarded by lock */
+    gboolean abandoned;     /* a thread would not stop: never free */
     CpfsDomainEventFunc event_func;
     CpfsReconnectedFunc reconnected_func;
     void *event_opaque;
@@ -358,6 +362,30 @@ cpfs_driver_open(const char *uri, gboolean readonly, char **error)
     return g_steal_pointer(&drv);
 }
 
+static void
+thread_done(CpfsDriver *drv)
+{
+    g_mutex_lock(&drv->lock);
+    drv->threads_done++;
+    g_cond_broadcast(&drv->changed);
+    g_mutex_unlock(&drv->lock);
+}
+
+/* Starts a thread that never takes SIGINT or SIGTERM: those must reach the
+ * FUSE loop's thread, which unmounts. */
+static GThread *
+thread_new_without_signals(const char *name, GThreadFunc func, gpointer data)
+{
+    sigset_t all, old;
+    GThread *thread;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    thread = g_thread_new(name, func, data);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return thread;
+}
+
 static gpointer
 event_loop(gpointer data)
 {
@@ -369,6 +397,7 @@ event_loop(gpointer data)
             break;
         }
     }
+    thread_done(drv);
     return NULL;
 }
 
@@ -447,6 +476,7 @@ reconnect_loop(gpointer data)
         backoff = MIN(backoff * 2, 2 * G_USEC_PER_SEC);
     }
     g_mutex_unlock(&drv->lock);
+    thread_done(drv);
     return NULL;
 }
 
@@ -459,8 +489,9 @@ cpfs_driver_watch_domains(CpfsDriver *drv, CpfsDomainEventFunc func,
     drv->event_func = func;
     drv->reconnected_func = reconnected;
     drv->event_opaque = opaque;
-    drv->event_thread = g_thread_new("libvirt-events", event_loop, drv);
-    drv->reconnect_thread = g_thread_new("libvirt-reconnect", reconnect_loop, drv);
+    drv->event_thread = thread_new_without_signals("libvirt-events", event_loop, drv);
+    drv->reconnect_thread = thread_new_without_signals("libvirt-reconnect", reconnect_loop,
+                                                       drv);
     conn = conn_get(drv, "watch domains");
     if (!conn)
         return 0;  /* the reconnect thread sets everything up again */
@@ -486,22 +517,46 @@ cpfs_driver_unwatch(CpfsDriver *drv)
     g_mutex_lock(&drv->lock);
     drv->stopping = TRUE;
     g_cond_broadcast(&drv->changed);
-    g_mutex_unlock(&drv->lock);
-    g_thread_join(g_steal_pointer(&drv->reconnect_thread));
-
-    g_mutex_lock(&drv->lock);
     conn = drv->conn;
+    if (conn)
+        virConnectRef(conn);
     id = drv->lifecycle_id;
     drv->lifecycle_id = -1;
     g_mutex_unlock(&drv->lock);
     if (conn && id >= 0)
         virConnectDomainEventDeregisterAny(conn, id);
-    if (conn)
+    if (conn) {
         virConnectSetKeepAlive(conn, -1, 0);
+        virConnectClose(conn);
+    }
     g_atomic_int_set(&drv->event_quit, 1);
     /* A timer that fires at once makes the loop return and see the flag. */
     virEventAddTimeout(0, wake_event_loop, NULL, NULL);
-    g_thread_join(g_steal_pointer(&drv->event_thread));
+
+    /* Either thread may be stuck in a call to a hung libvirtd, or in telling
+     * a kernel that waits for the FUSE threads, which are gone by now.
+     * Unmounting must not wait for that: give them a moment, then leave
+     * them to the process's exit. */
+    {
+        gint64 deadline = g_get_monotonic_time() + 3 * G_USEC_PER_SEC;
+        gboolean done;
+
+        g_mutex_lock(&drv->lock);
+        while (drv->threads_done < 2 &&
+               g_cond_wait_until(&drv->changed, &drv->lock, deadline))
+            ;
+        done = drv->threads_done >= 2;
+        g_mutex_unlock(&drv->lock);
+        if (done) {
+            g_thread_join(g_steal_pointer(&drv->reconnect_thread));
+            g_thread_join(g_steal_pointer(&drv->event_thread));
+        } else {
+            cpfs_warn("a libvirt thread did not stop within 3 s; exiting without it");
+            g_thread_unref(g_steal_pointer(&drv->reconnect_thread));
+            g_thread_unref(g_steal_pointer(&drv->event_thread));
+            drv->abandoned = TRUE;
+        }
+    }
 }
 
 void
@@ -510,6 +565,8 @@ cpfs_driver_free(CpfsDriver *drv)
     if (!drv)
         return;
     cpfs_driver_unwatch(drv);
+    if (drv->abandoned)
+        return;  /* a thread may still use it; the process is ending */
     if (drv->conn)
         conn_dispose(drv->conn);
     if (drv->lost)

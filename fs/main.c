@@ -217,7 +217,7 @@ run(int argc, char **argv)
         goto out_unmount;
     if (!cmd.foreground)
         cpfs_log_to_syslog();
-    fs.se = se;
+    g_atomic_pointer_set(&fs.se, se);
     /* After daemonizing: the event thread would not survive the fork. */
     if (cpfs_driver_watch_domains(drv, cpfs_fs_domain_event, cpfs_fs_reconnected, &fs) < 0)
         cpfs_warn("no domain events: domains defined or undefined outside show "
@@ -239,6 +239,8 @@ run(int argc, char **argv)
         ret = fuse_session_loop_mt(se, loop);
         fuse_loop_cfg_destroy(loop);
     }
+    /* No more kernel notifications: nobody would answer the kernel now. */
+    g_atomic_pointer_set(&fs.se, NULL);
     cpfs_driver_unwatch(drv);
     /* The loop returns the signal number when a signal ended it. */
     ret = ret < 0 ? 1 : 0;

@@ -270,8 +270,10 @@ domain_attrs_changed(CpfsFs *fs, const char *domain)
     CpfsNodeId dom = { .kind = CPFS_NODE_DOMAIN, .domain = (char *)domain };
     guint64 ino = cpfs_inode_table_peek(fs->inodes, &dom);
 
-    if (ino && fs->se)
-        fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+    struct fuse_session *se = g_atomic_pointer_get(&fs->se);
+
+    if (ino && se)
+        fuse_lowlevel_notify_inval_inode(se, ino, -1, 0);
 }
 
 /* Answers with CHILD, whose attributes E holds, counting one lookup. */
@@ -890,22 +892,23 @@ cpfs_fs_domain_event(const char *domain, CpfsDomainEvent event, void *opaque)
 {
     CpfsFs *fs = opaque;
     CpfsNodeId xml = { .kind = CPFS_NODE_DOMAIN_XML, .domain = (char *)domain };
+    struct fuse_session *se = g_atomic_pointer_get(&fs->se);
     guint64 ino;
 
     cpfs_view_domain_event(fs->view, domain, event);
-    if (!fs->se)
+    if (!se)
         return;
     if (event == CPFS_DOMAIN_CHANGED) {
         ino = cpfs_inode_table_peek(fs->inodes, &xml);
         if (ino)
-            fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+            fuse_lowlevel_notify_inval_inode(se, ino, -1, 0);
         return;
     }
     /* The kernel may hold a dentry (or a negative one) for the name and the
      * root's link count: drop both so the change shows at once.  Errors
      * only mean the kernel had nothing cached. */
-    fuse_lowlevel_notify_inval_entry(fs->se, CPFS_ROOT_INO, domain, strlen(domain));
-    fuse_lowlevel_notify_inval_inode(fs->se, CPFS_ROOT_INO, -1, 0);
+    fuse_lowlevel_notify_inval_entry(se, CPFS_ROOT_INO, domain, strlen(domain));
+    fuse_lowlevel_notify_inval_inode(se, CPFS_ROOT_INO, -1, 0);
 }
 
 void
@@ -913,11 +916,13 @@ cpfs_fs_reconnected(void *opaque)
 {
     CpfsFs *fs = opaque;
 
+    struct fuse_session *se = g_atomic_pointer_get(&fs->se);
+
     cpfs_view_forget_all(fs->view);
     /* Entries the kernel holds expire within cache_timeout; the root's
      * attributes (its link count) go now. */
-    if (fs->se)
-        fuse_lowlevel_notify_inval_inode(fs->se, CPFS_ROOT_INO, -1, 0);
+    if (se)
+        fuse_lowlevel_notify_inval_inode(se, CPFS_ROOT_INO, -1, 0);
 }
 
 const struct fuse_lowlevel_ops cpfs_fs_ops = {
