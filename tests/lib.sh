@@ -107,3 +107,20 @@ expect_errno() {
 log_has() {
     wait_until 5 grep -qE "$1" "$LOG" || fail "no log line matching /$1/"
 }
+
+# daemon_pids PATH: pids of checkpointfs processes with PATH among their arguments.
+daemon_pids() {
+    "$PYTHON" - "$1" <<'EOF'
+import os, sys
+for pid in os.listdir("/proc"):
+    if not pid.isdigit():
+        continue
+    try:
+        with open("/proc/%s/cmdline" % pid, "rb") as f:
+            argv = f.read().split(b"\0")
+    except OSError:
+        continue
+    if argv and os.path.basename(argv[0]) == b"checkpointfs" and sys.argv[1].encode() in argv:
+        print(pid)
+EOF
+}

@@ -28,22 +28,6 @@ mount_source() {
         /proc/self/mountinfo
 }
 
-# daemon_pids PATH: pids of checkpointfs processes with PATH among their arguments.
-daemon_pids() {
-    python3 - "$1" <<'EOF'
-import os, sys
-for pid in os.listdir("/proc"):
-    if not pid.isdigit():
-        continue
-    try:
-        with open("/proc/%s/cmdline" % pid, "rb") as f:
-            argv = f.read().split(b"\0")
-    except OSError:
-        continue
-    if argv and os.path.basename(argv[0]) == b"checkpointfs" and sys.argv[1].encode() in argv:
-        print(pid)
-EOF
-}
 
 no_daemon_left() {
     [ -z "$(daemon_pids "$1")" ]

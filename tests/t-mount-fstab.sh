@@ -56,21 +56,7 @@ mountinfo_field() {
 
 # daemon_pid PATH: the one checkpointfs process serving PATH.
 daemon_pid() {
-    python3 - "$1" <<'EOF'
-import os, sys
-found = []
-for pid in os.listdir("/proc"):
-    if not pid.isdigit():
-        continue
-    try:
-        with open("/proc/%s/cmdline" % pid, "rb") as f:
-            argv = f.read().split(b"\0")
-    except OSError:
-        continue
-    if argv and os.path.basename(argv[0]) == b"checkpointfs" and sys.argv[1].encode() in argv:
-        found.append(pid)
-print(" ".join(found))
-EOF
+    echo $(daemon_pids "$1")
 }
 
 no_daemon() {
