@@ -609,12 +609,13 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         g_autoptr(CpfsCheckpointTree) tree = NULL;
 
         /* The file belongs to one incarnation of the name. */
+        CpfsCheckpoint *cp = NULL;
+
         rc = cpfs_view_checkpoints(fs->view, id.domain, &tree);
-        if (rc == 0 && !checkpoint_of(tree, &id))
+        if (rc == 0 && !(cp = checkpoint_of(tree, &id)))
             rc = -ENOENT;
         if (rc == 0)
-            rc = cpfs_driver_checkpoint_xml(cpfs_view_driver(fs->view), id.domain,
-                                            id.checkpoint, &xml);
+            rc = cpfs_view_checkpoint_xml(fs->view, id.domain, cp, &xml);
     }
     if (rc < 0) {
         fuse_reply_err(req, -rc);

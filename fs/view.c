@@ -26,7 +26,36 @@ struct _CpfsView {
     CpfsDomainList *list;
     gint64 list_built;
     GHashTable *states;     /* name -> DomainState* */
+
+    /* Recently rendered checkpoint documents, so that the stat that measures
+     * an xml file and the open that follows cost one render.  A checkpoint's
+     * XML changes only with its parent, which is part of the key; entries
+     * expire like listings do, and at most XML_CACHE_MAX are kept. */
+    GMutex xml_lock;
+    GHashTable *xml_cache;  /* key -> XmlEntry*, owns them */
+    GQueue xml_order;       /* keys, oldest first */
 };
+
+#define XML_CACHE_MAX 256
+
+typedef struct {
+    char *xml;
+    gint64 rendered;
+} XmlEntry;
+
+static void
+xml_entry_free(XmlEntry *e)
+{
+    g_free(e->xml);
+    g_free(e);
+}
+
+static char *
+xml_key(const char *domain, const CpfsCheckpoint *cp)
+{
+    return g_strdup_printf("%s/%s/%" G_GUINT64_FORMAT "/%s", domain, cp->name, cp->serial,
+                           cp->parent ? cp->parent->name : "");
+}
 
 static void
 domain_state_free(DomainState *st)
@@ -51,6 +80,10 @@ cpfs_view_new(CpfsDriver *drv, double cache_timeout)
     g_mutex_init(&view->list_update);
     view->states = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
                                          (GDestroyNotify)domain_state_free);
+    g_mutex_init(&view->xml_lock);
+    view->xml_cache = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                            (GDestroyNotify)xml_entry_free);
+    g_queue_init(&view->xml_order);
     return view;
 }
 
@@ -60,6 +93,9 @@ cpfs_view_free(CpfsView *view)
     if (!view)
         return;
     g_hash_table_unref(view->states);
+    g_queue_clear(&view->xml_order);  /* the keys belong to the table */
+    g_hash_table_unref(view->xml_cache);
+    g_mutex_clear(&view->xml_lock);
     cpfs_domain_list_unref(view->list);
     g_mutex_clear(&view->lock);
     g_mutex_clear(&view->list_update);
@@ -258,6 +294,43 @@ cpfs_view_domain_xml_size(CpfsView *view, const char *domain, gint64 *size)
 }
 
 int
+cpfs_view_checkpoint_xml(CpfsView *view, const char *domain, CpfsCheckpoint *cp, char **xml)
+{
+    g_autofree char *key = xml_key(domain, cp);
+    char *stored;
+    XmlEntry *e;
+    int rc;
+
+    g_mutex_lock(&view->xml_lock);
+    e = g_hash_table_lookup(view->xml_cache, key);
+    if (e && fresh(view, e->rendered)) {
+        *xml = g_strdup(e->xml);
+        g_mutex_unlock(&view->xml_lock);
+        return 0;
+    }
+    g_mutex_unlock(&view->xml_lock);
+
+    if ((rc = cpfs_driver_checkpoint_xml(view->drv, domain, cp->name, xml)) < 0)
+        return rc;
+    cpfs_checkpoint_set_xml_size(cp, (gint64)strlen(*xml));
+
+    g_mutex_lock(&view->xml_lock);
+    if (!g_hash_table_contains(view->xml_cache, key)) {
+        stored = g_strdup(key);
+        g_queue_push_tail(&view->xml_order, stored);
+        g_hash_table_insert(view->xml_cache, stored, g_new0(XmlEntry, 1));
+    }
+    e = g_hash_table_lookup(view->xml_cache, key);
+    g_free(e->xml);
+    e->xml = g_strdup(*xml);
+    e->rendered = g_get_monotonic_time();
+    while (g_queue_get_length(&view->xml_order) > XML_CACHE_MAX)
+        g_hash_table_remove(view->xml_cache, g_queue_pop_head(&view->xml_order));
+    g_mutex_unlock(&view->xml_lock);
+    return 0;
+}
+
+int
 cpfs_view_checkpoint_xml_size(CpfsView *view, const char *domain, CpfsCheckpoint *cp,
                               gint64 *size)
 {
@@ -269,10 +342,9 @@ cpfs_view_checkpoint_xml_size(CpfsView *view, const char *domain, CpfsCheckpoint
         *size = known;
         return 0;
     }
-    if ((rc = cpfs_driver_checkpoint_xml(view->drv, domain, cp->name, &xml)) < 0)
+    if ((rc = cpfs_view_checkpoint_xml(view, domain, cp, &xml)) < 0)
         return rc;
     *size = (gint64)strlen(xml);
-    cpfs_checkpoint_set_xml_size(cp, *size);
     return 0;
 }
 

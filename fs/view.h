@@ -25,6 +25,10 @@ int cpfs_view_checkpoints(CpfsView *view, const char *domain, CpfsCheckpointTree
 
 /* Size of the domain's XML, measured at most once per cache_timeout. */
 int cpfs_view_domain_xml_size(CpfsView *view, const char *domain, gint64 *size);
+/* Checkpoint CP's XML (flags 0): rendered by libvirt, or the same document
+ * rendered within the last cache_timeout/2 for the same parent. */
+int cpfs_view_checkpoint_xml(CpfsView *view, const char *domain, CpfsCheckpoint *cp,
+                             char **xml);
 /* Size of checkpoint CP's XML; measured once per tree. */
 int cpfs_view_checkpoint_xml_size(CpfsView *view, const char *domain, CpfsCheckpoint *cp,
                                   gint64 *size);
