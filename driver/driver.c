@@ -122,7 +122,7 @@ handles_put_checkpoint(CpfsDriver *drv, virConnectPtr conn, const char *domain,
 /* A call answers within this time even when libvirt is lost under it: a
  * mkdir or rmdir cut off waits for libvirt to come back, to learn what
  * happened, only for what remains of it. */
-#define CPFS_CALL_BUDGET_US (5 * G_USEC_PER_SEC)
+#define CPFS_CALL_BUDGET_US (G_USEC_PER_SEC * 9 / 2)
 /* Keepalive: a daemon that stops answering is declared lost after about
  * interval * (count + 1) seconds, so no call hangs longer than that. */
 #define CPFS_KEEPALIVE_INTERVAL 1
@@ -779,21 +779,19 @@ cpfs_driver_checkpoint_xml(CpfsDriver *drv, const char *domain, const char *name
     return 0;
 }
 
-/* Looks NAME up: 1 and its record in *rec (may be NULL), 0 when absent,
- * or a negative errno. */
+/* Asks libvirt whether checkpoint NAME exists: 1 (its handle in *handle),
+ * 0 when absent, or a negative errno. */
 static int
 checkpoint_find(CpfsDriver *drv, virConnectPtr conn, const char *domain, const char *name,
-                CpfsCheckpointRecord **rec, virDomainCheckpointPtr *handle)
+                virDomainCheckpointPtr *handle)
 {
     g_autoptr(virDomain) dom = NULL;
-    g_autoptr(virDomainCheckpoint) cp = NULL;
-    g_autofree char *desc = NULL;
     int rc;
 
     if ((rc = lookup_domain(drv, conn, domain, &dom)) < 0)
         return rc;
-    cp = CALL(drv, virDomainCheckpointLookupByName(dom, name, 0));
-    if (!cp) {
+    *handle = CALL(drv, virDomainCheckpointLookupByName(dom, name, 0));
+    if (!*handle) {
         virErrorPtr err = virGetLastError();
 
         /* Absent is an answer here, not a failure. */
@@ -803,14 +801,6 @@ checkpoint_find(CpfsDriver *drv, virConnectPtr conn, const char *domain, const c
         }
         return fail(drv, conn, "domain '%s': checkpoint '%s': lookup", domain, name);
     }
-    if (rec) {
-        desc = CALL(drv, virDomainCheckpointGetXMLDesc(cp, VIR_DOMAIN_CHECKPOINT_XML_NO_DOMAIN));
-        if (!desc)
-            return fail(drv, conn, "domain '%s': checkpoint '%s': get XML", domain, name);
-        *rec = cpfs_cpxml_parse(desc, strlen(desc));
-    }
-    if (handle)
-        *handle = g_steal_pointer(&cp);
     return 1;
 }
 
@@ -818,8 +808,9 @@ int
 cpfs_driver_checkpoint_exists(CpfsDriver *drv, const char *domain, const char *name)
 {
     WITH_CONN(drv, conn, "look up checkpoint");
+    g_autoptr(virDomainCheckpoint) cp = NULL;
 
-    return checkpoint_find(drv, conn, domain, name, NULL, NULL);
+    return checkpoint_find(drv, conn, domain, name, &cp);
 }
 
 /* Checks where libvirt put a new checkpoint; deletes it and returns -EPERM
@@ -876,7 +867,7 @@ outcome_after_loss(CpfsDriver *drv, const char *domain, const char *name, const 
                    "in time", domain, op, name);
         return -EIO;
     }
-    rc = checkpoint_find(drv, conn, domain, name, NULL, handle);
+    rc = checkpoint_find(drv, conn, domain, name, handle);
     if (rc < 0) {
         cpfs_error("domain '%s': %s '%s': outcome unknown after reconnecting", domain, op,
                    name);

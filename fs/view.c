@@ -437,7 +437,10 @@ cpfs_view_mkdir(CpfsView *view, const char *domain, const char *parent, const ch
         rc = -EPERM;
         goto out;
     }
-    /* Our listing may lag behind changes made outside: ask libvirt. */
+    /* Our listing may lag behind changes made outside: ask libvirt.  libvirt
+     * would refuse a duplicate by itself, but a harmless lookup first means
+     * that a libvirtd which hangs is met before a create is sent to it, to
+     * be carried out later while mkdir has reported EIO. */
     rc = cpfs_driver_checkpoint_exists(view->drv, domain, name);
     if (rc > 0)
         cpfs_info("domain '%s': mkdir '%s' refused: libvirt has a checkpoint of that "

@@ -52,3 +52,19 @@ pass "invalid names (leading dot, space, non-ASCII, @): EINVAL, nothing left"
 
 cpfs_umount
 pass "unmounted cleanly"
+
+# A name taken outside the mount, not yet in the daemon's listing: the
+# daemon asks libvirt, the mkdir gets EEXIST, and no disk is touched.
+# A long cache_timeout keeps the listing stale for sure.
+cpfs_mount -o cache_timeout=60 "$LV_URI"
+mkdir "$D/leaf" || fail "mkdir leaf"
+ls "$D/leaf" >/dev/null
+virsh_lv checkpoint-create-as nm taken >/dev/null || fail "virsh cannot create 'taken'"
+before=$(qemu_bitmaps nm)
+expect_errno EEXIST mkdir "$D/leaf/taken"
+[ "$(qemu_bitmaps nm)" = "$before" ] || fail "a refused duplicate changed the bitmaps"
+[ "$(virsh_checkpoints nm | tr '\n' ' ')" = "leaf taken " ] ||
+    fail "checkpoints after the duplicate: $(virsh_checkpoints nm)"
+log_has "mkdir 'taken' refused: libvirt has a checkpoint of that name"
+pass "a name taken outside the mount: EEXIST from libvirt, bitmaps untouched"
+cpfs_umount
