@@ -194,6 +194,7 @@ run(int argc, char **argv)
 
     view = cpfs_view_new(drv, opts.cache_timeout);
     inodes = cpfs_inode_table_new();
+    cpfs_fs_init(&fs);
     fs.view = view;
     fs.inodes = inodes;
     fs.uid = getuid();
@@ -255,6 +256,7 @@ run(int argc, char **argv)
  out_session:
     fuse_session_destroy(se);
  out_view:
+    cpfs_fs_clear(&fs);
     cpfs_view_free(view);
  out_args:
     free(cmd.mountpoint);

@@ -57,6 +57,50 @@ xml_handle_free(XmlHandle *xh)
     g_free(xh);
 }
 
+void
+cpfs_fs_init(CpfsFs *fs)
+{
+    g_mutex_init(&fs->handles_lock);
+    fs->handles = g_hash_table_new(NULL, NULL);
+}
+
+void
+cpfs_fs_clear(CpfsFs *fs)
+{
+    GHashTableIter it;
+    gpointer handle, free_func;
+
+    if (!fs->handles)
+        return;
+    g_hash_table_iter_init(&it, fs->handles);
+    while (g_hash_table_iter_next(&it, &handle, &free_func))
+        ((GDestroyNotify)free_func)(handle);
+    g_clear_pointer(&fs->handles, g_hash_table_unref);
+    g_mutex_clear(&fs->handles_lock);
+}
+
+static void
+handle_track(CpfsFs *fs, gpointer handle, GDestroyNotify free_func)
+{
+    g_mutex_lock(&fs->handles_lock);
+    g_hash_table_insert(fs->handles, handle, free_func);
+    g_mutex_unlock(&fs->handles_lock);
+}
+
+/* Forgets HANDLE and frees it. */
+static void
+handle_release(CpfsFs *fs, gpointer handle)
+{
+    GDestroyNotify free_func = NULL;
+
+    g_mutex_lock(&fs->handles_lock);
+    free_func = g_hash_table_lookup(fs->handles, handle);
+    g_hash_table_remove(fs->handles, handle);
+    g_mutex_unlock(&fs->handles_lock);
+    if (free_func)
+        free_func(handle);
+}
+
 /* The visible checkpoint ID names in TREE, or NULL. */
 static CpfsCheckpoint *
 visible_checkpoint(CpfsCheckpointTree *tree, const char *name)
@@ -511,8 +555,9 @@ op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         return;
     }
     fi->fh = (uintptr_t)dh;
+    handle_track(fs_of(req), dh, (GDestroyNotify)dir_handle_free);
     if (fuse_reply_open(req, fi) != 0)
-        dir_handle_free(dh);
+        handle_release(fs_of(req), dh);
 }
 
 static mode_t
@@ -580,7 +625,7 @@ op_readdirplus(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, size_t size, off_t 
 static void
 op_releasedir(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, struct fuse_file_info *fi)
 {
-    dir_handle_free((DirHandle *)(uintptr_t)fi->fh);
+    handle_release(fs_of(req), (DirHandle *)(uintptr_t)fi->fh);
     fuse_reply_err(req, 0);
 }
 
@@ -628,8 +673,9 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     /* Reads are served from this document, whatever size the kernel last
      * saw in stat: the document may have changed since. */
     fi->direct_io = 1;
+    handle_track(fs, xh, (GDestroyNotify)xml_handle_free);
     if (fuse_reply_open(req, fi) != 0)
-        xml_handle_free(xh);
+        handle_release(fs, xh);
 }
 
 static void
@@ -654,7 +700,7 @@ op_read(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, size_t size, off_t off,
 static void
 op_release(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, struct fuse_file_info *fi)
 {
-    xml_handle_free((XmlHandle *)(uintptr_t)fi->fh);
+    handle_release(fs_of(req), (XmlHandle *)(uintptr_t)fi->fh);
     fuse_reply_err(req, 0);
 }
 

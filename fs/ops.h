@@ -17,7 +17,16 @@ typedef struct {
     double kernel_timeout;   /* entry and attribute timeout handed to the kernel */
     time_t mount_time;
     struct fuse_session *se;  /* for invalidating the kernel's caches */
+    /* Open file and directory handles.  The kernel sends RELEASE after
+     * close() returns and may unmount before it arrives, so whatever is
+     * still here when the session ends is freed by cpfs_fs_clear. */
+    GMutex handles_lock;
+    GHashTable *handles;     /* handle -> its free function */
 } CpfsFs;
+
+void cpfs_fs_init(CpfsFs *fs);
+/* Frees the handles the kernel never released; call once the session ended. */
+void cpfs_fs_clear(CpfsFs *fs);
 
 /* Applies a domain lifecycle event to the view and the kernel's caches.
  * Runs on the libvirt event thread, never on a FUSE worker. */
