@@ -161,9 +161,15 @@ checkpoint_attr(CpfsFs *fs, const CpfsNodeId *id, CpfsCheckpointTree *tree, guin
     if (is_dir) {
         st->st_nlink = 2 + cp->children->len;
     } else {
-        gint64 size;
-        int rc = cpfs_view_checkpoint_xml_size(fs->view, id->domain, cp, &size);
+        gint64 size = -1;
+        int rc = 0;
 
+        /* An earlier version of the document keeps the size it had: the
+         * kernel may hold its pages, and an open file may still read them. */
+        if (cp->doc_serial != id->version && ino && ino != CPFS_UNKNOWN_INO)
+            size = cpfs_inode_table_noted_size(fs->inodes, ino);
+        if (size < 0)
+            rc = cpfs_view_checkpoint_xml_size(fs->view, id->domain, cp, &size);
         if (rc < 0)
             return rc;
         st->st_size = size;
@@ -263,6 +269,7 @@ resolve_child(CpfsFs *fs, const CpfsNodeId *parent, const char *name, CpfsNodeId
         child->domain = g_strdup(parent->domain);
         child->checkpoint = g_strdup(parent->checkpoint);
         child->serial = at ? at->serial : 0;
+        child->version = at ? at->doc_serial : 0;
         return 0;
     }
     found = cpfs_checkpoint_tree_child(tree, at, name);
@@ -328,6 +335,8 @@ send_entry(fuse_req_t req, const CpfsNodeId *child, struct fuse_entry_param *e)
 
     e->ino = cpfs_inode_table_ref(fs->inodes, child);
     e->attr.st_ino = e->ino;
+    if (child->kind == CPFS_NODE_CHECKPOINT_XML)
+        cpfs_inode_table_note_size(fs->inodes, e->ino, e->attr.st_size);
     e->generation = 0;
     e->entry_timeout = fs->kernel_timeout;
     e->attr_timeout = fs->kernel_timeout;
@@ -354,8 +363,7 @@ reply_entry(fuse_req_t req, const CpfsNodeId *child)
 static void
 op_init(void *userdata G_GNUC_UNUSED, struct fuse_conn_info *conn)
 {
-    /* Nothing is cached in the page cache across opens: a document is
-     * rendered at open and may differ from the last one. */
+    /* Nothing is ever written. */
     conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
     if (conn->capable & FUSE_CAP_READDIRPLUS)
         conn->want |= FUSE_CAP_READDIRPLUS;
@@ -407,10 +415,13 @@ op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         fuse_reply_attr(req, &st, 0);
         return;
     }
-    if (rc < 0)
+    if (rc < 0) {
         fuse_reply_err(req, -rc);
-    else
-        fuse_reply_attr(req, &st, fs_of(req)->kernel_timeout);
+        return;
+    }
+    if (id.kind == CPFS_NODE_CHECKPOINT_XML)
+        cpfs_inode_table_note_size(fs_of(req)->inodes, ino, st.st_size);
+    fuse_reply_attr(req, &st, fs_of(req)->kernel_timeout);
 }
 
 static void
@@ -463,6 +474,7 @@ add_dir_entry(GArray *entries, const char *name, const CpfsNodeId *id)
     e.id.domain = g_strdup(id->domain);
     e.id.checkpoint = g_strdup(id->checkpoint);
     e.id.serial = id->serial;
+    e.id.version = id->version;
     g_array_append_val(entries, e);
 }
 
@@ -517,6 +529,7 @@ build_listing(CpfsFs *fs, const CpfsNodeId *dir, DirHandle *dh)
             .domain = dir->domain,
             .checkpoint = dir->checkpoint,
             .serial = at ? at->serial : 0,
+            .version = at ? at->doc_serial : 0,
         };
 
         add_dir_entry(dh->entries, CPFS_XML_NAME, &xml);
@@ -629,12 +642,24 @@ op_releasedir(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, struct fuse_file_inf
     fuse_reply_err(req, 0);
 }
 
+/* FNV-1a, never 0 (0 means "no document" to the inode table). */
+static guint64
+document_hash(const char *doc)
+{
+    guint64 h = G_GUINT64_CONSTANT(14695981039346656037);
+
+    for (const unsigned char *p = (const unsigned char *)doc; *p; p++)
+        h = (h ^ *p) * G_GUINT64_CONSTANT(1099511628211);
+    return h | 1;
+}
+
 static void
 op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     CpfsFs *fs = fs_of(req);
     g_auto(CpfsNodeId) id = { 0 };
     g_autofree char *xml = NULL;
+    CpfsPagePolicy pages = CPFS_PAGES_BYPASS;
     XmlHandle *xh;
     int rc;
 
@@ -661,6 +686,11 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
             rc = -ENOENT;
         if (rc == 0)
             rc = cpfs_view_checkpoint_xml(fs->view, id.domain, cp, &xml);
+        /* An earlier version's inode (the kernel has not looked the name up
+         * again yet) serves today's document, around its page cache. */
+        if (rc == 0 && cp->doc_serial == id.version)
+            pages = cpfs_inode_table_open_document(fs->inodes, ino, (gint64)strlen(xml),
+                                                   document_hash(xml));
     }
     if (rc < 0) {
         fuse_reply_err(req, -rc);
@@ -670,9 +700,12 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     xh->len = strlen(xml);
     xh->data = g_steal_pointer(&xml);
     fi->fh = (uintptr_t)xh;
-    /* Reads are served from this document, whatever size the kernel last
-     * saw in stat: the document may have changed since. */
-    fi->direct_io = 1;
+    /* A checkpoint's document is fixed for its inode, so the page cache may
+     * keep it across opens; the domain's changes as the domain runs, so
+     * its reads are served from this document, whatever size the kernel
+     * last saw in stat. */
+    fi->direct_io = pages == CPFS_PAGES_BYPASS;
+    fi->keep_cache = pages == CPFS_PAGES_KEEP;
     handle_track(fs, xh, (GDestroyNotify)xml_handle_free);
     if (fuse_reply_open(req, fi) != 0)
         handle_release(fs, xh);
@@ -758,6 +791,43 @@ op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode G_GNUC
     send_entry(req, &child, &e);
 }
 
+/* The inodes of the child directories of checkpoint ID the kernel knows. */
+static GPtrArray *
+children_of(CpfsFs *fs, const CpfsNodeId *id)
+{
+    g_autoptr(CpfsCheckpointTree) tree = NULL;
+    GPtrArray *inos = g_ptr_array_new();
+    CpfsCheckpoint *cp;
+
+    if (cpfs_view_checkpoints(fs->view, id->domain, &tree) < 0 ||
+        !(cp = checkpoint_of(tree, id)))
+        return inos;
+    for (guint i = 0; i < cp->children->len; i++) {
+        CpfsCheckpoint *c = cp->children->pdata[i];
+        CpfsNodeId cid = { .kind = CPFS_NODE_CHECKPOINT, .domain = id->domain,
+                           .checkpoint = c->name, .serial = c->serial };
+        guint64 ino = cpfs_inode_table_peek(fs->inodes, &cid);
+
+        if (ino)
+            g_ptr_array_add(inos, GSIZE_TO_POINTER(ino));
+    }
+    return inos;
+}
+
+/* The xml of each directory in DIRS names another parent now, so it is
+ * another inode: drop the kernel's entries, so that the next path lookup
+ * finds it at once.  Call only after replying: this takes the directory
+ * locks, which the request being answered may hold. */
+static void
+documents_changed(CpfsFs *fs, GPtrArray *dirs)
+{
+    struct fuse_session *se = g_atomic_pointer_get(&fs->se);
+
+    for (guint i = 0; se && i < dirs->len; i++)
+        fuse_lowlevel_notify_inval_entry(se, GPOINTER_TO_SIZE(dirs->pdata[i]), CPFS_XML_NAME,
+                                         strlen(CPFS_XML_NAME));
+}
+
 static void
 op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
@@ -777,12 +847,17 @@ op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
                   name);
         fuse_reply_err(req, EPERM);
         return;
-    case CPFS_NODE_CHECKPOINT:
+    case CPFS_NODE_CHECKPOINT: {
+        g_autoptr(GPtrArray) moved = children_of(fs, &child);
+
         rc = cpfs_view_rmdir(fs->view, child.domain, child.checkpoint);
         if (rc == 0)
             domain_attrs_changed(fs, child.domain);
         fuse_reply_err(req, -rc);
+        if (rc == 0)
+            documents_changed(fs, moved);
         return;
+    }
     default:
         fuse_reply_err(req, ENOTDIR);
         return;

@@ -7,6 +7,9 @@ typedef struct {
     guint64 nlookup;
     char *key;
     CpfsNodeId id;
+    gint64 noted_size;   /* -1: none told */
+    guint64 doc_hash;    /* of the document the page cache may hold; 0 none */
+    gboolean uncacheable;
 } InodeEntry;
 
 struct _CpfsInodeTable {
@@ -44,6 +47,7 @@ node_key(const CpfsNodeId *id, gsize *len)
         g_string_append(key, id->checkpoint);
     g_string_append_c(key, '\0');
     g_string_append_len(key, (const char *)&id->serial, sizeof(id->serial));
+    g_string_append_len(key, (const char *)&id->version, sizeof(id->version));
     *len = key->len;
     /* Store the length up front so hashing and comparing see all parts. */
     g_string_prepend_len(key, (const char *)len, sizeof(*len));
@@ -92,6 +96,8 @@ entry_new(CpfsInodeTable *table, const CpfsNodeId *id, char *key)
     entry->id.domain = g_strdup(id->domain);
     entry->id.checkpoint = g_strdup(id->checkpoint);
     entry->id.serial = id->serial;
+    entry->id.version = id->version;
+    entry->noted_size = -1;
     g_hash_table_insert(table->by_key, entry->key, entry);
     g_hash_table_insert(table->by_ino, &entry->ino, entry);
     return entry;
@@ -173,6 +179,7 @@ cpfs_inode_table_get(CpfsInodeTable *table, guint64 ino, CpfsNodeId *out)
         out->domain = g_strdup(entry->id.domain);
         out->checkpoint = g_strdup(entry->id.checkpoint);
         out->serial = entry->id.serial;
+        out->version = entry->id.version;
     }
     g_mutex_unlock(&table->lock);
     return entry != NULL;
@@ -206,4 +213,55 @@ cpfs_inode_table_count(CpfsInodeTable *table)
     n = g_hash_table_size(table->by_ino);
     g_mutex_unlock(&table->lock);
     return n;
+}
+
+void
+cpfs_inode_table_note_size(CpfsInodeTable *table, guint64 ino, gint64 size)
+{
+    InodeEntry *entry;
+
+    g_mutex_lock(&table->lock);
+    entry = g_hash_table_lookup(table->by_ino, &ino);
+    if (entry)
+        entry->noted_size = size;
+    g_mutex_unlock(&table->lock);
+}
+
+gint64
+cpfs_inode_table_noted_size(CpfsInodeTable *table, guint64 ino)
+{
+    InodeEntry *entry;
+    gint64 size = -1;
+
+    g_mutex_lock(&table->lock);
+    entry = g_hash_table_lookup(table->by_ino, &ino);
+    if (entry)
+        size = entry->noted_size;
+    g_mutex_unlock(&table->lock);
+    return size;
+}
+
+CpfsPagePolicy
+cpfs_inode_table_open_document(CpfsInodeTable *table, guint64 ino, gint64 len, guint64 hash)
+{
+    CpfsPagePolicy policy = CPFS_PAGES_BYPASS;
+    InodeEntry *entry;
+
+    g_mutex_lock(&table->lock);
+    entry = g_hash_table_lookup(table->by_ino, &ino);
+    if (!entry || entry->uncacheable || entry->noted_size < 0) {
+        /* nothing known: bypass, and keep whatever else holds */
+    } else if (entry->noted_size != len || (entry->doc_hash && entry->doc_hash != hash)) {
+        /* The document changed under one version: the kernel's size or
+         * pages are of another.  Rare (a redefinition from outside that
+         * kept the parent); reading through the daemon is always right. */
+        entry->uncacheable = TRUE;
+    } else if (entry->doc_hash == hash) {
+        policy = CPFS_PAGES_KEEP;
+    } else {
+        entry->doc_hash = hash;
+        policy = CPFS_PAGES_REFILL;
+    }
+    g_mutex_unlock(&table->lock);
+    return policy;
 }

@@ -22,6 +22,10 @@ typedef struct {
     char *domain;       /* NULL for the root */
     char *checkpoint;   /* NULL unless a checkpoint or its xml */
     guint64 serial;     /* the checkpoint's incarnation (CpfsCheckpoint.serial) */
+    /* CHECKPOINT_XML only: the document version (CpfsCheckpoint.doc_serial).
+     * Each version is its own inode, whose content never changes, so the
+     * kernel may cache its pages; a file opened earlier keeps its own. */
+    guint64 version;
 } CpfsNodeId;
 
 void cpfs_node_id_clear(CpfsNodeId *id);
@@ -44,3 +48,20 @@ gboolean cpfs_inode_table_get(CpfsInodeTable *table, guint64 ino, CpfsNodeId *ou
 /* Drops NLOOKUP lookups; the entry goes when none remain. */
 void cpfs_inode_table_forget(CpfsInodeTable *table, guint64 ino, guint64 nlookup);
 guint cpfs_inode_table_count(CpfsInodeTable *table);
+
+/* What the kernel's page cache may do for one open of a file. */
+typedef enum {
+    CPFS_PAGES_KEEP,     /* keep what it holds: the same document */
+    CPFS_PAGES_REFILL,   /* drop what it holds, then cache this document */
+    CPFS_PAGES_BYPASS,   /* not be used: every read asks the daemon */
+} CpfsPagePolicy;
+
+/* Records the file size last told to the kernel for INO. */
+void cpfs_inode_table_note_size(CpfsInodeTable *table, guint64 ino, gint64 size);
+/* That size; -1 when none was told. */
+gint64 cpfs_inode_table_noted_size(CpfsInodeTable *table, guint64 ino);
+/* INO is opened on a document of LEN bytes with content hash HASH.  The page
+ * cache is used only while every document served for INO is the same and
+ * has the size the kernel was told; after one that is not, never again. */
+CpfsPagePolicy cpfs_inode_table_open_document(CpfsInodeTable *table, guint64 ino,
+                                              gint64 len, guint64 hash);

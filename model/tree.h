@@ -33,6 +33,9 @@ struct _CpfsCheckpoint {
     /* One incarnation of the name: a checkpoint deleted and made again is
      * another object with another serial, so it gets another inode. */
     guint64 serial;
+    /* One version of its XML document, which names the parent: a new one
+     * whenever the parent changes.  Unique in the process, like serials. */
+    guint64 doc_serial;
 };
 
 typedef struct _CpfsCheckpointTree CpfsCheckpointTree;
@@ -40,7 +43,7 @@ typedef struct _CpfsCheckpointTree CpfsCheckpointTree;
 CpfsCheckpointTree *cpfs_checkpoint_tree_new(GPtrArray *records);
 /* Like cpfs_checkpoint_tree_new, but a checkpoint that PREVIOUS (may be
  * NULL) holds with the same name and creation time keeps its serial, and its
- * measured XML size when its parent is the same too. */
+ * document serial and measured XML size when its parent is the same too. */
 CpfsCheckpointTree *cpfs_checkpoint_tree_new_after(GPtrArray *records,
                                                    CpfsCheckpointTree *previous);
 CpfsCheckpointTree *cpfs_checkpoint_tree_ref(CpfsCheckpointTree *tree);

@@ -118,9 +118,24 @@ EOF
 done
 pass "dd skip/count and pread at many offsets return the right bytes; past EOF is empty"
 
+# --- the page cache keeps a checkpoint's document, not the domain's ------------
+# fincore(1) counts a file's pages in the page cache: a checkpoint's xml is
+# cached across opens (a re-read needs no FUSE read), the domain's is not
+# (it changes as the domain runs).
+resident() { fincore -nb -o RES "$1" | tr -d ' '; }
+X=$MNT/test/a/$MID/xml
+cat "$X" >/dev/null
+[ "$(resident "$X")" -gt 0 ] || fail "$X: no pages in the page cache after a read"
+cat "$X" >/dev/null
+[ "$(resident "$X")" -gt 0 ] || fail "$X: its pages were dropped by the next open"
+cat "$MNT/test/xml" >/dev/null
+[ "$(resident "$MNT/test/xml")" -eq 0 ] || fail "the domain's xml went into the page cache"
+pass "a checkpoint's xml stays in the page cache across opens; the domain's never enters it"
+
 # --- one open file, one document ---------------------------------------------
 OLDX=$MNT/test/a/$MID/c/xml
 cat "$OLDX" >"$SCRATCH/old.xml"
+cino=$(stat -c %i "$OLDX")
 grep -q "<name>$MID</name>" "$SCRATCH/old.xml" || fail "c's document does not name $MID as parent"
 python3 - "$OLDX" "$SCRATCH/old.xml" "$MNT/test/a/$MID" "$MNT/test/a/c/xml" <<'EOF' || fail "an open xml file did not keep its document"
 import os, sys
@@ -153,6 +168,8 @@ if os.stat(newpath).st_size != len(new):
 os.close(fd)
 EOF
 check_checkpoint_xml "$MNT/test/a/c/xml" c a
+[ "$(stat -c %i "$MNT/test/a/c/xml")" != "$cino" ] ||
+    fail "c/xml kept its inode though its document changed (the page cache would mix them)"
 pass "an open xml keeps its document after its parent is removed; a new open gets the new one"
 
 # The same from the shell: a descriptor opened before the change.

@@ -636,6 +636,58 @@ test_xml_sizes(void)
     g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(no_root, "k1")), ==, 1003);
 }
 
+/* A document serial names one version of a checkpoint's XML: kept while the
+ * object and its parent stay, new when the parent changes, never shared. */
+static void
+test_doc_serials(void)
+{
+    const Rec recs[] = {
+        { "root", NULL, 1 },
+        { "mid", "root", 2 },
+        { "k1", "mid", 3 },
+        { "g", "k1", 4 },
+    };
+    g_autoptr(CpfsCheckpointTree) tree = tree_from(recs, G_N_ELEMENTS(recs), TRUE);
+    g_autoptr(CpfsCheckpointRecord) rec = cpfs_checkpoint_record_new("new", "g", 5);
+    g_autoptr(CpfsCheckpointTree) added = cpfs_checkpoint_tree_with_added(tree, rec);
+    g_autoptr(CpfsCheckpointTree) no_mid = cpfs_checkpoint_tree_with_removed(tree, "mid");
+    g_autoptr(GPtrArray) again = NULL;
+    g_autoptr(CpfsCheckpointTree) remade = NULL;
+    g_autoptr(GHashTable) seen = g_hash_table_new(g_int64_hash, g_int64_equal);
+
+#define DOC(t, n) (cpfs_checkpoint_tree_lookup((t), (n))->doc_serial)
+#define SERIAL(t, n) (cpfs_checkpoint_tree_lookup((t), (n))->serial)
+    for (gsize i = 0; i < G_N_ELEMENTS(recs); i++) {
+        CpfsCheckpoint *cp = cpfs_checkpoint_tree_lookup(tree, recs[i].name);
+
+        g_assert_cmpuint(cp->doc_serial, !=, 0);
+        g_assert_false(g_hash_table_contains(seen, &cp->doc_serial));
+        g_hash_table_add(seen, &cp->doc_serial);
+        g_assert_false(g_hash_table_contains(seen, &cp->serial));
+        g_hash_table_add(seen, &cp->serial);
+    }
+    for (gsize i = 0; i < G_N_ELEMENTS(recs); i++)
+        g_assert_cmpuint(DOC(added, recs[i].name), ==, DOC(tree, recs[i].name));
+    g_assert_false(g_hash_table_contains(seen, &DOC(added, "new")));
+
+    /* Removing mid moves k1 to root: only k1's document changes. */
+    g_assert_cmpuint(DOC(no_mid, "root"), ==, DOC(tree, "root"));
+    g_assert_cmpuint(SERIAL(no_mid, "k1"), ==, SERIAL(tree, "k1"));
+    g_assert_cmpuint(DOC(no_mid, "k1"), !=, DOC(tree, "k1"));
+    g_assert_false(g_hash_table_contains(seen, &DOC(no_mid, "k1")));
+    g_assert_cmpuint(DOC(no_mid, "g"), ==, DOC(tree, "g"));
+
+    /* The same name with another creation time is another object. */
+    again = records_from(recs, G_N_ELEMENTS(recs), FALSE);
+    ((CpfsCheckpointRecord *)again->pdata[3])->creation_time = 40;
+    remade = cpfs_checkpoint_tree_new_after(again, tree);
+    g_assert_cmpuint(SERIAL(remade, "g"), !=, SERIAL(tree, "g"));
+    g_assert_cmpuint(DOC(remade, "g"), !=, DOC(tree, "g"));
+    g_assert_cmpuint(DOC(remade, "k1"), ==, DOC(tree, "k1"));
+#undef DOC
+#undef SERIAL
+}
+
 /* ------------------------------------------------------------------------ */
 /* The hidden "xml" checkpoint */
 
@@ -1320,6 +1372,57 @@ test_inode_threads(void)
         g_free(names[k]);
 }
 
+/* The page cache may serve a file only while every document served for it
+ * is the same one, of the size the kernel was told. */
+static void
+test_inode_pages(void)
+{
+    g_autoptr(CpfsInodeTable) table = cpfs_inode_table_new();
+    CpfsNodeId v1 = node_id(CPFS_NODE_CHECKPOINT_XML, "dom", "cp");
+    CpfsNodeId v2 = v1;
+    guint64 a, b;
+
+    v1.serial = v2.serial = 7;
+    v1.version = 8;
+    v2.version = 9;
+    a = cpfs_inode_table_ref(table, &v1);
+    b = cpfs_inode_table_ref(table, &v2);
+    g_assert_cmpuint(a, !=, b);
+
+    /* No size told yet: the kernel's idea of the size is unknown. */
+    g_assert_cmpint(cpfs_inode_table_noted_size(table, a), ==, -1);
+    g_assert_cmpint(cpfs_inode_table_open_document(table, a, 100, 11), ==, CPFS_PAGES_BYPASS);
+    cpfs_inode_table_note_size(table, a, 100);
+    g_assert_cmpint(cpfs_inode_table_noted_size(table, a), ==, 100);
+    g_assert_cmpint(cpfs_inode_table_open_document(table, a, 100, 11), ==, CPFS_PAGES_REFILL);
+    g_assert_cmpint(cpfs_inode_table_open_document(table, a, 100, 11), ==, CPFS_PAGES_KEEP);
+    g_assert_cmpint(cpfs_inode_table_open_document(table, a, 100, 11), ==, CPFS_PAGES_KEEP);
+
+    /* Another document of the same size under the same inode: never cache
+     * this inode again, even when the first document comes back. */
+    g_assert_cmpint(cpfs_inode_table_open_document(table, a, 100, 12), ==, CPFS_PAGES_BYPASS);
+    g_assert_cmpint(cpfs_inode_table_open_document(table, a, 100, 11), ==, CPFS_PAGES_BYPASS);
+
+    /* Another size than the kernel was told: the same. */
+    cpfs_inode_table_note_size(table, b, 50);
+    g_assert_cmpint(cpfs_inode_table_open_document(table, b, 51, 13), ==, CPFS_PAGES_BYPASS);
+    g_assert_cmpint(cpfs_inode_table_open_document(table, b, 50, 13), ==, CPFS_PAGES_BYPASS);
+
+    /* Unknown inodes. */
+    g_assert_cmpint(cpfs_inode_table_open_document(table, 9999, 1, 1), ==, CPFS_PAGES_BYPASS);
+    g_assert_cmpint(cpfs_inode_table_noted_size(table, 9999), ==, -1);
+    cpfs_inode_table_note_size(table, 9999, 5);
+
+    /* The version is part of the identity, and get copies it. */
+    {
+        g_auto(CpfsNodeId) out = { 0 };
+
+        g_assert_true(cpfs_inode_table_get(table, b, &out));
+        g_assert_cmpuint(out.version, ==, 9);
+        g_assert_cmpuint(out.serial, ==, 7);
+    }
+}
+
 static const TestCase tests[] = {
     { "/tree/build-sorted", test_build_sorted },
     { "/tree/build-empty", test_build_empty },
@@ -1333,6 +1436,7 @@ static const TestCase tests[] = {
     { "/tree/with-added", test_with_added },
     { "/tree/with-removed", test_with_removed },
     { "/tree/xml-sizes", test_xml_sizes },
+    { "/tree/doc-serials", test_doc_serials },
     { "/tree/hidden", test_hidden },
     { "/tree/hidden-root", test_hidden_root },
     { "/tree/resolve", test_resolve },
@@ -1348,6 +1452,7 @@ static const TestCase tests[] = {
     { "/inodes/peek", test_inode_peek },
     { "/inodes/is-dir", test_node_is_dir },
     { "/inodes/threads", test_inode_threads },
+    { "/inodes/pages", test_inode_pages },
 };
 
 int

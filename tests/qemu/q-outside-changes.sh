@@ -64,5 +64,54 @@ shows "a checkpoint redefined with another parent moves there" branched
 [ "$(xml_parent "$D/c1/c3/xml")" = c1 ] || fail "c1/c3/xml names parent $(xml_parent "$D/c1/c3/xml")"
 check_tree out
 
+# A document that changes while its parent stays (a redefinition with a
+# description): the page cache held the old one, yet reads show the new one
+# in full, and stat agrees with what is read.
+X=$D/c1/c2/xml
+cat "$X" >/dev/null && cat "$X" >"$SCRATCH/c2-before.xml" || fail "cannot read c2/xml"
+[ "$(fincore -nb -o RES "$X" | tr -d ' ')" -gt 0 ] || fail "c2/xml is not in the page cache"
+rd_xml=$LV_DIR/redefine-out-c2-described.xml
+virsh_lv checkpoint-dumpxml out c2 >"$rd_xml" || fail "checkpoint-dumpxml out c2"
+virsh_lv checkpoint-delete --metadata out c2 >/dev/null || fail "checkpoint-delete --metadata c2"
+"$PYTHON" -c '
+import sys
+import xml.etree.ElementTree as ET
+tree = ET.parse(sys.argv[1])
+d = ET.Element("description")
+d.text = "kept for the audit of " + "x" * 40
+tree.getroot().insert(1, d)
+tree.write(sys.argv[1])' "$rd_xml" || fail "cannot edit $rd_xml"
+virsh_lv checkpoint-create --redefine out "$rd_xml" >/dev/null || fail "redefine c2 with a description"
+described() { grep -q "kept for the audit of" "$X"; }
+shows "a checkpoint redefined with a description under the same parent shows it" described
+virsh_lv checkpoint-dumpxml out c2 >"$SCRATCH/c2-virsh.xml" || fail "checkpoint-dumpxml out c2"
+for i in 1 2 3; do
+    cmp -s "$X" "$SCRATCH/c2-virsh.xml" || fail "c2/xml read $i differs from virsh checkpoint-dumpxml"
+    [ "$(stat -c %s "$X")" -eq "$(wc -c <"$SCRATCH/c2-virsh.xml")" ] ||
+        fail "c2/xml: stat size $(stat -c %s "$X"), document $(wc -c <"$SCRATCH/c2-virsh.xml") bytes"
+done
+pass "the changed document reads in full, the same as virsh's, and stat agrees"
+
+# A change of the same size: c6 is made with a description, cached, then
+# redefined with the description in capitals.  Size and time stay, so only
+# the daemon can tell that the kernel's cached pages are stale.
+virsh_lv checkpoint-create-as out c6 --description "kept for the audit of $(printf '%040d' 0)" \
+    >/dev/null || fail "virsh creates c6"
+c6_found() { [ -n "$(find "$D" -type d -name c6)" ]; }
+wait_until 3 c6_found || fail "c6 does not show"
+X=$(find "$D" -type d -name c6)/xml
+cat "$X" >/dev/null && cat "$X" >/dev/null || fail "cannot read $X"
+[ "$(fincore -nb -o RES "$X" | tr -d ' ')" -gt 0 ] || fail "c6/xml is not in the page cache"
+rd_xml=$LV_DIR/redefine-out-c6.xml
+virsh_lv checkpoint-dumpxml out c6 | sed 's/kept for the audit of/KEPT FOR THE AUDIT OF/' >"$rd_xml" ||
+    fail "checkpoint-dumpxml out c6"
+virsh_lv checkpoint-delete --metadata out c6 >/dev/null || fail "checkpoint-delete --metadata c6"
+virsh_lv checkpoint-create --redefine out "$rd_xml" >/dev/null || fail "redefine c6"
+redescribed() { grep -q "KEPT FOR THE AUDIT OF" "$X"; }
+shows "a description changed to one of the same length shows" redescribed
+virsh_lv checkpoint-dumpxml out c6 >"$SCRATCH/c6-virsh.xml" || fail "checkpoint-dumpxml out c6"
+cmp -s "$X" "$SCRATCH/c6-virsh.xml" || fail "c6/xml differs from virsh checkpoint-dumpxml"
+pass "a same-size change is not hidden by the page cache"
+
 cpfs_umount
 pass "unmounted cleanly"
