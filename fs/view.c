@@ -28,15 +28,19 @@ struct _CpfsView {
     GHashTable *states;     /* name -> DomainState* */
 
     /* Recently rendered checkpoint documents, so that the stat that measures
-     * an xml file and the open that follows cost one render.  A checkpoint's
-     * XML changes only with its parent, which is part of the key; entries
-     * expire like listings do, and at most XML_CACHE_MAX are kept. */
+     * an xml file and the open that follows cost one render, and so does a
+     * second read of the tree.  A checkpoint's XML changes only with its
+     * parent, which is part of the key; entries expire like listings do.
+     * At most XML_CACHE_BYTES are kept: when full, expired entries go and
+     * new ones are not added, so that a walk larger than the cache still
+     * finds its first part there next time (an LRU would find nothing). */
     GMutex xml_lock;
     GHashTable *xml_cache;  /* key -> XmlEntry*, owns them */
     GQueue xml_order;       /* keys, oldest first */
+    gsize xml_bytes;        /* documents held */
 };
 
-#define XML_CACHE_MAX 256
+#define XML_CACHE_BYTES (8u << 20)
 
 typedef struct {
     char *xml;
@@ -299,6 +303,7 @@ cpfs_view_checkpoint_xml(CpfsView *view, const char *domain, CpfsCheckpoint *cp,
     g_autofree char *key = xml_key(domain, cp);
     char *stored;
     XmlEntry *e;
+    gsize len;
     int rc;
 
     g_mutex_lock(&view->xml_lock);
@@ -314,18 +319,35 @@ cpfs_view_checkpoint_xml(CpfsView *view, const char *domain, CpfsCheckpoint *cp,
         return rc;
     cpfs_checkpoint_set_xml_size(cp, (gint64)strlen(*xml));
 
+    len = strlen(*xml);
     g_mutex_lock(&view->xml_lock);
-    if (!g_hash_table_contains(view->xml_cache, key)) {
+    e = g_hash_table_lookup(view->xml_cache, key);
+    if (e) {
+        view->xml_bytes -= strlen(e->xml);
+        g_free(e->xml);
+    } else {
+        /* Expired entries go first; room is made from them only. */
+        while (!g_queue_is_empty(&view->xml_order)) {
+            XmlEntry *old = g_hash_table_lookup(view->xml_cache,
+                                                g_queue_peek_head(&view->xml_order));
+
+            if (fresh(view, old->rendered))
+                break;
+            view->xml_bytes -= strlen(old->xml);
+            g_hash_table_remove(view->xml_cache, g_queue_pop_head(&view->xml_order));
+        }
+        if (view->xml_bytes + len > XML_CACHE_BYTES) {
+            g_mutex_unlock(&view->xml_lock);
+            return 0;
+        }
         stored = g_strdup(key);
         g_queue_push_tail(&view->xml_order, stored);
-        g_hash_table_insert(view->xml_cache, stored, g_new0(XmlEntry, 1));
+        e = g_new0(XmlEntry, 1);
+        g_hash_table_insert(view->xml_cache, stored, e);
     }
-    e = g_hash_table_lookup(view->xml_cache, key);
-    g_free(e->xml);
     e->xml = g_strdup(*xml);
     e->rendered = g_get_monotonic_time();
-    while (g_queue_get_length(&view->xml_order) > XML_CACHE_MAX)
-        g_hash_table_remove(view->xml_cache, g_queue_pop_head(&view->xml_order));
+    view->xml_bytes += len;
     g_mutex_unlock(&view->xml_lock);
     return 0;
 }
