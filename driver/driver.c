@@ -682,7 +682,8 @@ cpfs_driver_list_domains(CpfsDriver *drv, GPtrArray **names)
 }
 
 int
-cpfs_driver_list_checkpoints(CpfsDriver *drv, const char *domain, GPtrArray **records)
+cpfs_driver_list_checkpoints(CpfsDriver *drv, const char *domain, GPtrArray **records,
+                             CpfsCheckpointDocFunc doc_func, void *opaque)
 {
     WITH_CONN(drv, conn, "list checkpoints");
     g_autoptr(virDomain) dom = NULL;
@@ -708,9 +709,10 @@ cpfs_driver_list_checkpoints(CpfsDriver *drv, const char *domain, GPtrArray **re
 
     for (int i = 0; i < n; i++) {
         const char *name = virDomainCheckpointGetName(cps[i]);
-        /* One call per checkpoint gives both its parent and its age. */
-        g_autofree char *xml = CALL(drv, virDomainCheckpointGetXMLDesc(
-                                        cps[i], VIR_DOMAIN_CHECKPOINT_XML_NO_DOMAIN));
+        /* One call per checkpoint gives its parent and its age, and the
+         * whole document costs libvirt about what the short form does, so
+         * the first stat and open of its xml need no call of their own. */
+        g_autofree char *xml = CALL(drv, virDomainCheckpointGetXMLDesc(cps[i], 0));
         CpfsCheckpointRecord *rec;
 
         if (!xml) {
@@ -728,6 +730,9 @@ cpfs_driver_list_checkpoints(CpfsDriver *drv, const char *domain, GPtrArray **re
             rc = -EIO;
             break;
         }
+        rec->xml_size = (gint64)strlen(xml);
+        if (doc_func)
+            doc_func(domain, rec, xml, opaque);
         g_ptr_array_add(result, rec);
     }
     for (int i = 0; i < n; i++)

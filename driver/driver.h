@@ -45,8 +45,14 @@ int cpfs_driver_errno(int vir_error_code);
 
 /* Names of all domains, running or not. */
 int cpfs_driver_list_domains(CpfsDriver *drv, GPtrArray **names);
-/* Every checkpoint of DOMAIN with its parent and creation time. */
-int cpfs_driver_list_checkpoints(CpfsDriver *drv, const char *domain, GPtrArray **records);
+/* Called with each checkpoint's full XML document while listing. */
+typedef void (*CpfsCheckpointDocFunc)(const char *domain, const CpfsCheckpointRecord *rec,
+                                      const char *xml, void *opaque);
+/* Every checkpoint of DOMAIN with its parent, creation time and XML size.
+ * Each one's document (flags 0, what checkpoint_xml returns) is read to
+ * learn them and handed to DOC_FUNC (may be NULL). */
+int cpfs_driver_list_checkpoints(CpfsDriver *drv, const char *domain, GPtrArray **records,
+                                 CpfsCheckpointDocFunc doc_func, void *opaque);
 int cpfs_driver_domain_xml(CpfsDriver *drv, const char *domain, char **xml);
 int cpfs_driver_checkpoint_xml(CpfsDriver *drv, const char *domain, const char *name,
                                char **xml);

@@ -54,11 +54,68 @@ xml_entry_free(XmlEntry *e)
     g_free(e);
 }
 
+/* Name and creation time are one object (as for serials); the document
+ * names the parent, so the parent is part of the key too. */
 static char *
-xml_key(const char *domain, const CpfsCheckpoint *cp)
+xml_key(const char *domain, const char *name, gint64 creation_time, const char *parent)
 {
-    return g_strdup_printf("%s/%s/%" G_GUINT64_FORMAT "/%s", domain, cp->name, cp->serial,
-                           cp->parent ? cp->parent->name : "");
+    return g_strdup_printf("%s/%s/%" G_GINT64_FORMAT "/%s", domain, name, creation_time,
+                           parent ? parent : "");
+}
+
+static char *
+xml_key_of(const char *domain, const CpfsCheckpoint *cp)
+{
+    return xml_key(domain, cp->name, cp->creation_time, cp->parent ? cp->parent->name : NULL);
+}
+
+static gboolean fresh(CpfsView *view, gint64 built);
+
+/* Keeps XML under KEY, if there is room. */
+static void
+xml_cache_put(CpfsView *view, const char *key, const char *xml)
+{
+    gsize len = strlen(xml);
+    XmlEntry *e;
+
+    g_mutex_lock(&view->xml_lock);
+    e = g_hash_table_lookup(view->xml_cache, key);
+    if (e) {
+        view->xml_bytes -= strlen(e->xml);
+        g_free(e->xml);
+    } else {
+        /* Expired entries go first; room is made from them only. */
+        while (!g_queue_is_empty(&view->xml_order)) {
+            XmlEntry *old = g_hash_table_lookup(view->xml_cache,
+                                                g_queue_peek_head(&view->xml_order));
+
+            if (fresh(view, old->rendered))
+                break;
+            view->xml_bytes -= strlen(old->xml);
+            g_hash_table_remove(view->xml_cache, g_queue_pop_head(&view->xml_order));
+        }
+        if (view->xml_bytes + len > XML_CACHE_BYTES) {
+            g_mutex_unlock(&view->xml_lock);
+            return;
+        }
+        e = g_new0(XmlEntry, 1);
+        g_queue_push_tail(&view->xml_order, g_strdup(key));
+        g_hash_table_insert(view->xml_cache, g_queue_peek_tail(&view->xml_order), e);
+    }
+    e->xml = g_strdup(xml);
+    e->rendered = g_get_monotonic_time();
+    view->xml_bytes += len;
+    g_mutex_unlock(&view->xml_lock);
+}
+
+/* The listing reads every document: keep them for the stat and the open. */
+static void
+listed_document(const char *domain, const CpfsCheckpointRecord *rec, const char *xml,
+                void *opaque)
+{
+    g_autofree char *key = xml_key(domain, rec->name, rec->creation_time, rec->parent);
+
+    xml_cache_put(opaque, key, xml);
 }
 
 static void
@@ -214,7 +271,7 @@ refresh_tree(CpfsView *view, DomainState *st)
     g_autoptr(GPtrArray) records = NULL;
     g_autoptr(CpfsCheckpointTree) previous = NULL;
     gint64 started = g_get_monotonic_time();
-    int rc = cpfs_driver_list_checkpoints(view->drv, st->name, &records);
+    int rc = cpfs_driver_list_checkpoints(view->drv, st->name, &records, listed_document, view);
 
     if (rc < 0)
         return rc;
@@ -300,10 +357,8 @@ cpfs_view_domain_xml_size(CpfsView *view, const char *domain, gint64 *size)
 int
 cpfs_view_checkpoint_xml(CpfsView *view, const char *domain, CpfsCheckpoint *cp, char **xml)
 {
-    g_autofree char *key = xml_key(domain, cp);
-    char *stored;
+    g_autofree char *key = xml_key_of(domain, cp);
     XmlEntry *e;
-    gsize len;
     int rc;
 
     g_mutex_lock(&view->xml_lock);
@@ -319,36 +374,7 @@ cpfs_view_checkpoint_xml(CpfsView *view, const char *domain, CpfsCheckpoint *cp,
         return rc;
     cpfs_checkpoint_set_xml_size(cp, (gint64)strlen(*xml));
 
-    len = strlen(*xml);
-    g_mutex_lock(&view->xml_lock);
-    e = g_hash_table_lookup(view->xml_cache, key);
-    if (e) {
-        view->xml_bytes -= strlen(e->xml);
-        g_free(e->xml);
-    } else {
-        /* Expired entries go first; room is made from them only. */
-        while (!g_queue_is_empty(&view->xml_order)) {
-            XmlEntry *old = g_hash_table_lookup(view->xml_cache,
-                                                g_queue_peek_head(&view->xml_order));
-
-            if (fresh(view, old->rendered))
-                break;
-            view->xml_bytes -= strlen(old->xml);
-            g_hash_table_remove(view->xml_cache, g_queue_pop_head(&view->xml_order));
-        }
-        if (view->xml_bytes + len > XML_CACHE_BYTES) {
-            g_mutex_unlock(&view->xml_lock);
-            return 0;
-        }
-        stored = g_strdup(key);
-        g_queue_push_tail(&view->xml_order, stored);
-        e = g_new0(XmlEntry, 1);
-        g_hash_table_insert(view->xml_cache, stored, e);
-    }
-    e->xml = g_strdup(*xml);
-    e->rendered = g_get_monotonic_time();
-    view->xml_bytes += len;
-    g_mutex_unlock(&view->xml_lock);
+    xml_cache_put(view, key, *xml);
     return 0;
 }
 

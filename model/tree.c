@@ -20,6 +20,7 @@ cpfs_checkpoint_record_new(const char *name, const char *parent, gint64 creation
     rec->name = g_strdup(name);
     rec->parent = g_strdup(parent);
     rec->creation_time = creation_time;
+    rec->xml_size = -1;
     return rec;
 }
 
@@ -114,7 +115,8 @@ tree_carry_over(CpfsCheckpointTree *from, GPtrArray *nodes)
         if (!g_strcmp0(old->parent ? old->parent->name : NULL,
                        cp->parent ? cp->parent->name : NULL)) {
             cp->doc_serial = old->doc_serial;
-            cpfs_checkpoint_set_xml_size(cp, cpfs_checkpoint_xml_size(old));
+            if (cpfs_checkpoint_xml_size(cp) < 0)  /* the listing's own is newer */
+                cpfs_checkpoint_set_xml_size(cp, cpfs_checkpoint_xml_size(old));
         } else {
             cp->doc_serial = new_serial();
         }
@@ -145,7 +147,7 @@ cpfs_checkpoint_tree_new_after(GPtrArray *records, CpfsCheckpointTree *previous)
         cp->creation_time = rec->creation_time;
         cp->children = g_ptr_array_new();
         cp->hidden = strcmp(rec->name, CPFS_XML_NAME) == 0;
-        cp->xml_size = -1;
+        cp->xml_size = rec->xml_size;
         tree->has_hidden |= cp->hidden;
         tree->newest = MAX(tree->newest, rec->creation_time);
         g_hash_table_insert(tree->by_name, cp->name, cp);

@@ -11,6 +11,7 @@ typedef struct {
     char *name;
     char *parent;          /* NULL for a root checkpoint */
     gint64 creation_time;  /* seconds since the epoch */
+    gint64 xml_size;       /* of its full XML document; -1 unknown */
 } CpfsCheckpointRecord;
 
 CpfsCheckpointRecord *cpfs_checkpoint_record_new(const char *name, const char *parent,

@@ -636,6 +636,33 @@ test_xml_sizes(void)
     g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(no_root, "k1")), ==, 1003);
 }
 
+/* A listing that knows the XML sizes hands them to the tree; a measured
+ * size of an earlier tree fills in only what the listing did not know. */
+static void
+test_listed_sizes(void)
+{
+    const Rec recs[] = { { "a", NULL, 1 }, { "b", "a", 2 }, { "c", "b", 3 } };
+    g_autoptr(GPtrArray) first = records_from(recs, G_N_ELEMENTS(recs), FALSE);
+    g_autoptr(GPtrArray) second = records_from(recs, G_N_ELEMENTS(recs), FALSE);
+    g_autoptr(CpfsCheckpointTree) t1 = NULL;
+    g_autoptr(CpfsCheckpointTree) t2 = NULL;
+
+    g_assert_cmpint(((CpfsCheckpointRecord *)first->pdata[0])->xml_size, ==, -1);
+    ((CpfsCheckpointRecord *)first->pdata[0])->xml_size = 100;
+    ((CpfsCheckpointRecord *)first->pdata[1])->xml_size = 200;
+    t1 = cpfs_checkpoint_tree_new(first);
+    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(t1, "a")), ==, 100);
+    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(t1, "b")), ==, 200);
+    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(t1, "c")), ==, -1);
+    cpfs_checkpoint_set_xml_size(cpfs_checkpoint_tree_lookup(t1, "c"), 300);
+
+    ((CpfsCheckpointRecord *)second->pdata[0])->xml_size = 111;  /* redefined: newer */
+    t2 = cpfs_checkpoint_tree_new_after(second, t1);
+    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(t2, "a")), ==, 111);
+    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(t2, "b")), ==, 200);
+    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(t2, "c")), ==, 300);
+}
+
 /* A document serial names one version of a checkpoint's XML: kept while the
  * object and its parent stay, new when the parent changes, never shared. */
 static void
@@ -1437,6 +1464,7 @@ static const TestCase tests[] = {
     { "/tree/with-removed", test_with_removed },
     { "/tree/xml-sizes", test_xml_sizes },
     { "/tree/doc-serials", test_doc_serials },
+    { "/tree/listed-sizes", test_listed_sizes },
     { "/tree/hidden", test_hidden },
     { "/tree/hidden-root", test_hidden_root },
     { "/tree/resolve", test_resolve },
