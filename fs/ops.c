@@ -706,6 +706,8 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
      * last saw in stat. */
     fi->direct_io = pages == CPFS_PAGES_BYPASS;
     fi->keep_cache = pages == CPFS_PAGES_KEEP;
+    /* Read-only: close(2) has nothing to flush, so spare it the round trip. */
+    fi->noflush = 1;
     handle_track(fs, xh, (GDestroyNotify)xml_handle_free);
     if (fuse_reply_open(req, fi) != 0)
         handle_release(fs, xh);
