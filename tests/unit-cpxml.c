@@ -550,11 +550,46 @@ test_build_create_plain(void)
     g_assert_null(strstr(xml, "<disks"));
 }
 
+/* Only what precedes the embedded domain is parsed when the domain comes
+ * last, as libvirt writes it; any other layout is parsed whole. */
+static void
+test_parse_domain_last(void)
+{
+    const char parent_after_domain[] =
+        "<domaincheckpoint><name>cp</name>"
+        "<domain type='kvm'><name>guest</name></domain>"
+        "<parent><name>p</name></parent><creationTime>5</creationTime>"
+        "</domaincheckpoint>";
+    const char cdata_before[] =
+        "<domaincheckpoint><name>cp</name><description><![CDATA[<domain x]]></description>"
+        "<parent><name>p</name></parent><creationTime>6</creationTime>"
+        "<domain type='kvm'><name>guest</name></domain>\n</domaincheckpoint>\n";
+    const char escaped[] =
+        "<domaincheckpoint><name>cp</name><description>&lt;domain &lt;domain></description>"
+        "<parent><name>p</name></parent><creationTime>7</creationTime>"
+        "<domain/></domaincheckpoint>";
+    g_autoptr(CpfsCheckpointRecord) rec = parse_exact(parent_after_domain);
+    g_autoptr(CpfsCheckpointRecord) rec2 = parse_exact(cdata_before);
+    g_autoptr(CpfsCheckpointRecord) rec3 = parse_exact(escaped);
+
+    g_assert_nonnull(rec);
+    g_assert_cmpstr(rec->parent, ==, "p");
+    g_assert_cmpint(rec->creation_time, ==, 5);
+    g_assert_nonnull(rec2);
+    g_assert_cmpstr(rec2->name, ==, "cp");
+    g_assert_cmpstr(rec2->parent, ==, "p");
+    g_assert_cmpint(rec2->creation_time, ==, 6);
+    g_assert_nonnull(rec3);
+    g_assert_cmpstr(rec3->parent, ==, "p");
+    g_assert_cmpint(rec3->creation_time, ==, 7);
+}
+
 static const TestCase tests[] = {
     { "/cpxml/parse/root", test_parse_root },
     { "/cpxml/parse/parent", test_parse_parent },
     { "/cpxml/parse/domain", test_parse_domain },
     { "/cpxml/parse/domain-name-first", test_parse_domain_name_first },
+    { "/cpxml/parse/domain-last", test_parse_domain_last },
     { "/cpxml/parse/len", test_parse_len },
     { "/cpxml/parse/creation-time", test_creation_time },
     { "/cpxml/parse/creation-time-range", test_creation_time_range },
