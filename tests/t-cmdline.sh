@@ -253,6 +253,23 @@ for dbg in "-d" "-o debug"; do
     cpfs_umount
     pass "$dbg prints FUSE debug output and stays in the foreground"
 done
+# The debug log shows each request: closing an xml costs no FLUSH (files
+# are opened with noflush), and a checkpoint's xml read a second time is
+# served from the page cache (no READ).
+cpfs_mount -d test:///default
+mkdir "$MNT/test/flushless" || fail "mkdir failed"
+cat "$MNT/test/flushless/xml" "$MNT/test/xml" >/dev/null || fail "cat failed"
+wait_until 5 grep -q 'opcode: RELEASE (' "$LOG" || fail "no RELEASE in the debug log"
+reads=$(grep -c 'opcode: READ (' "$LOG" || true)
+cat "$MNT/test/flushless/xml" >/dev/null || fail "cat failed"
+opens=$(grep -c 'opcode: OPEN (' "$LOG" || true)
+[ "$opens" -ge 3 ] || fail "$opens OPEN requests in the debug log, expected 3"
+! grep -q 'opcode: FLUSH (' "$LOG" || fail "close(2) of an xml sent FLUSH"
+[ "$(grep -c 'opcode: READ (' "$LOG" || true)" -eq "$reads" ] ||
+    fail "the second read of a checkpoint's xml reached the daemon"
+cpfs_umount
+pass "closing an xml sends no FLUSH; a second read of a checkpoint's xml sends no READ"
+
 cpfs_mount test:///default
 ls -l "$MNT/test" >/dev/null
 cpfs_umount
