@@ -674,7 +674,7 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         return;
     }
     if (id.kind == CPFS_NODE_DOMAIN_XML) {
-        rc = cpfs_driver_domain_xml(cpfs_view_driver(fs->view), id.domain, &xml);
+        rc = cpfs_view_domain_xml(fs->view, id.domain, &xml);
     } else {
         g_autoptr(CpfsCheckpointTree) tree = NULL;
 
@@ -775,7 +775,7 @@ op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode G_GNUC
         fuse_reply_err(req, -rc);
         return;
     }
-    rc = cpfs_view_mkdir(fs->view, pid.domain, pid.checkpoint, name, &created, &serial);
+    rc = cpfs_view_mkdir(fs->view, pid.domain, pid.checkpoint, pid.serial, name, &created, &serial);
     if (rc < 0) {
         fuse_reply_err(req, -rc);
         return;
@@ -992,7 +992,7 @@ op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
         return;
     }
     value = g_strdup_printf("%" G_GUINT64_FORMAT,
-                            cpfs_driver_calls(cpfs_view_driver(fs_of(req)->view)));
+                            cpfs_view_calls(fs_of(req)->view));
     reply_xattr_value(req, value, strlen(value), size);
 }
 

@@ -163,12 +163,6 @@ cpfs_view_free(CpfsView *view)
     g_free(view);
 }
 
-CpfsDriver *
-cpfs_view_driver(CpfsView *view)
-{
-    return view->drv;
-}
-
 static gboolean
 fresh(CpfsView *view, gint64 built)
 {
@@ -330,6 +324,18 @@ cpfs_view_checkpoints(CpfsView *view, const char *domain, CpfsCheckpointTree **t
 }
 
 int
+cpfs_view_domain_xml(CpfsView *view, const char *domain, char **xml)
+{
+    return cpfs_driver_domain_xml(view->drv, domain, xml);
+}
+
+guint64
+cpfs_view_calls(CpfsView *view)
+{
+    return cpfs_driver_calls(view->drv);
+}
+
+int
 cpfs_view_domain_xml_size(CpfsView *view, const char *domain, gint64 *size)
 {
     DomainState *st = domain_state(view, domain);
@@ -441,8 +447,9 @@ cpfs_view_forget_all(CpfsView *view)
 }
 
 int
-cpfs_view_mkdir(CpfsView *view, const char *domain, const char *parent, const char *name,
-                gint64 *creation_time, guint64 *serial)
+cpfs_view_mkdir(CpfsView *view, const char *domain, const char *parent,
+                guint64 parent_serial, const char *name, gint64 *creation_time,
+                guint64 *serial)
 {
     DomainState *st = domain_state(view, domain);
     g_autoptr(CpfsCheckpointTree) tree = NULL;
@@ -468,6 +475,8 @@ cpfs_view_mkdir(CpfsView *view, const char *domain, const char *parent, const ch
     }
     if (parent) {
         at = cpfs_checkpoint_tree_lookup(tree, parent);
+        if (at && parent_serial && at->serial != parent_serial)
+            at = NULL;  /* deleted, and another made under its name since */
         if (!at) {
             cpfs_info("domain '%s': mkdir '%s' failed: its directory '%s' is gone",
                       domain, name, parent);

@@ -16,12 +16,15 @@ typedef struct _CpfsView CpfsView;
 CpfsView *cpfs_view_new(CpfsDriver *drv, double cache_timeout);
 void cpfs_view_free(CpfsView *view);
 
-CpfsDriver *cpfs_view_driver(CpfsView *view);
-
 /* The current domain list, referenced; negative errno on failure. */
 int cpfs_view_domains(CpfsView *view, CpfsDomainList **list);
 /* The checkpoint tree of DOMAIN, referenced; -ENOENT when the domain is gone. */
 int cpfs_view_checkpoints(CpfsView *view, const char *domain, CpfsCheckpointTree **tree);
+
+/* The domain's XML (flags 0, no secrets). */
+int cpfs_view_domain_xml(CpfsView *view, const char *domain, char **xml);
+/* How many libvirt calls have been made so far. */
+guint64 cpfs_view_calls(CpfsView *view);
 
 /* Size of the domain's XML, measured at most once per cache_timeout. */
 int cpfs_view_domain_xml_size(CpfsView *view, const char *domain, gint64 *size);
@@ -41,9 +44,11 @@ void cpfs_view_domain_event(CpfsView *view, const char *domain, CpfsDomainEvent 
 /* Forgets everything: after a reconnection nothing cached can be trusted. */
 void cpfs_view_forget_all(CpfsView *view);
 
-/* Creates checkpoint NAME under PARENT (NULL: directly in the domain) and
- * sets its *creation_time and *serial. */
-int cpfs_view_mkdir(CpfsView *view, const char *domain, const char *parent, const char *name,
-                    gint64 *creation_time, guint64 *serial);
+/* Creates checkpoint NAME under PARENT (NULL: directly in the domain), which
+ * must be incarnation PARENT_SERIAL of that name (0: any), and sets its
+ * *creation_time and *serial. */
+int cpfs_view_mkdir(CpfsView *view, const char *domain, const char *parent,
+                    guint64 parent_serial, const char *name, gint64 *creation_time,
+                    guint64 *serial);
 /* Deletes checkpoint NAME. */
 int cpfs_view_rmdir(CpfsView *view, const char *domain, const char *name);
