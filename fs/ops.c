@@ -166,7 +166,7 @@ checkpoint_attr(CpfsFs *fs, const CpfsNodeId *id, CpfsCheckpointTree *tree, guin
 
         /* An earlier version of the document keeps the size it had: the
          * kernel may hold its pages, and an open file may still read them. */
-        if (cp->doc_serial != id->version && ino && ino != CPFS_UNKNOWN_INO)
+        if (cp->doc_version != id->doc_version && ino && ino != CPFS_UNKNOWN_INO)
             size = cpfs_inode_table_noted_size(fs->inodes, ino);
         if (size < 0)
             rc = cpfs_view_checkpoint_xml_size(fs->view, id->domain, cp, &size);
@@ -269,7 +269,7 @@ resolve_child(CpfsFs *fs, const CpfsNodeId *parent, const char *name, CpfsNodeId
         child->domain = g_strdup(parent->domain);
         child->checkpoint = g_strdup(parent->checkpoint);
         child->serial = at ? at->serial : 0;
-        child->version = at ? at->doc_serial : 0;
+        child->doc_version = at ? at->doc_version : 0;
         return 0;
     }
     found = cpfs_checkpoint_tree_child(tree, at, name);
@@ -474,7 +474,7 @@ add_dir_entry(GArray *entries, const char *name, const CpfsNodeId *id)
     e.id.domain = g_strdup(id->domain);
     e.id.checkpoint = g_strdup(id->checkpoint);
     e.id.serial = id->serial;
-    e.id.version = id->version;
+    e.id.doc_version = id->doc_version;
     g_array_append_val(entries, e);
 }
 
@@ -529,7 +529,7 @@ build_listing(CpfsFs *fs, const CpfsNodeId *dir, DirHandle *dh)
             .domain = dir->domain,
             .checkpoint = dir->checkpoint,
             .serial = at ? at->serial : 0,
-            .version = at ? at->doc_serial : 0,
+            .doc_version = at ? at->doc_version : 0,
         };
 
         add_dir_entry(dh->entries, CPFS_XML_NAME, &xml);
@@ -688,7 +688,7 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
             rc = cpfs_view_checkpoint_xml(fs->view, id.domain, cp, &xml);
         /* An earlier version's inode (the kernel has not looked the name up
          * again yet) serves today's document, around its page cache. */
-        if (rc == 0 && cp->doc_serial == id.version)
+        if (rc == 0 && cp->doc_version == id.doc_version)
             pages = cpfs_inode_table_open_document(fs->inodes, ino, (gint64)strlen(xml),
                                                    document_hash(xml));
     }

@@ -47,7 +47,7 @@ node_key(const CpfsNodeId *id, gsize *len)
         g_string_append(key, id->checkpoint);
     g_string_append_c(key, '\0');
     g_string_append_len(key, (const char *)&id->serial, sizeof(id->serial));
-    g_string_append_len(key, (const char *)&id->version, sizeof(id->version));
+    g_string_append_len(key, (const char *)&id->doc_version, sizeof(id->doc_version));
     *len = key->len;
     /* Store the length up front so hashing and comparing see all parts. */
     g_string_prepend_len(key, (const char *)len, sizeof(*len));
@@ -96,7 +96,7 @@ entry_new(CpfsInodeTable *table, const CpfsNodeId *id, char *key)
     entry->id.domain = g_strdup(id->domain);
     entry->id.checkpoint = g_strdup(id->checkpoint);
     entry->id.serial = id->serial;
-    entry->id.version = id->version;
+    entry->id.doc_version = id->doc_version;
     entry->noted_size = -1;
     g_hash_table_insert(table->by_key, entry->key, entry);
     g_hash_table_insert(table->by_ino, &entry->ino, entry);
@@ -179,7 +179,7 @@ cpfs_inode_table_get(CpfsInodeTable *table, guint64 ino, CpfsNodeId *out)
         out->domain = g_strdup(entry->id.domain);
         out->checkpoint = g_strdup(entry->id.checkpoint);
         out->serial = entry->id.serial;
-        out->version = entry->id.version;
+        out->doc_version = entry->id.doc_version;
     }
     g_mutex_unlock(&table->lock);
     return entry != NULL;

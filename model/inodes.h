@@ -22,10 +22,10 @@ typedef struct {
     char *domain;       /* NULL for the root */
     char *checkpoint;   /* NULL unless a checkpoint or its xml */
     guint64 serial;     /* the checkpoint's incarnation (CpfsCheckpoint.serial) */
-    /* CHECKPOINT_XML only: the document version (CpfsCheckpoint.doc_serial).
+    /* CHECKPOINT_XML only: the document version (CpfsCheckpoint.doc_version).
      * Each version is its own inode, whose content never changes, so the
      * kernel may cache its pages; a file opened earlier keeps its own. */
-    guint64 version;
+    guint64 doc_version;
 } CpfsNodeId;
 
 void cpfs_node_id_clear(CpfsNodeId *id);

@@ -108,17 +108,17 @@ tree_carry_over(CpfsCheckpointTree *from, GPtrArray *nodes)
 
         if (!old || old->creation_time != cp->creation_time) {
             cp->serial = new_serial();
-            cp->doc_serial = new_serial();
+            cp->doc_version = new_serial();
             continue;
         }
         cp->serial = old->serial;
         if (!g_strcmp0(old->parent ? old->parent->name : NULL,
                        cp->parent ? cp->parent->name : NULL)) {
-            cp->doc_serial = old->doc_serial;
+            cp->doc_version = old->doc_version;
             if (cpfs_checkpoint_xml_size(cp) < 0)  /* the listing's own is newer */
                 cpfs_checkpoint_set_xml_size(cp, cpfs_checkpoint_xml_size(old));
         } else {
-            cp->doc_serial = new_serial();
+            cp->doc_version = new_serial();
         }
     }
 }

@@ -36,7 +36,7 @@ struct _CpfsCheckpoint {
     guint64 serial;
     /* One version of its XML document, which names the parent: a new one
      * whenever the parent changes.  Unique in the process, like serials. */
-    guint64 doc_serial;
+    guint64 doc_version;
 };
 
 typedef struct _CpfsCheckpointTree CpfsCheckpointTree;

@@ -1,7 +1,5 @@
-/* Unit tests of the checkpoint tree, the domain list and the inode table
- * (model/tree.c, model/inodes.c). */
+/* Unit tests of the checkpoint tree and the domain list (model/tree.c). */
 #include "unit-common.h"
-#include "model/inodes.h"
 #include "model/tree.h"
 
 #include <errno.h>
@@ -663,10 +661,10 @@ test_listed_sizes(void)
     g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(t2, "c")), ==, 300);
 }
 
-/* A document serial names one version of a checkpoint's XML: kept while the
+/* A document version names one version of a checkpoint's XML: kept while the
  * object and its parent stay, new when the parent changes, never shared. */
 static void
-test_doc_serials(void)
+test_doc_versions(void)
 {
     const Rec recs[] = {
         { "root", NULL, 1 },
@@ -682,14 +680,14 @@ test_doc_serials(void)
     g_autoptr(CpfsCheckpointTree) remade = NULL;
     g_autoptr(GHashTable) seen = g_hash_table_new(g_int64_hash, g_int64_equal);
 
-#define DOC(t, n) (cpfs_checkpoint_tree_lookup((t), (n))->doc_serial)
+#define DOC(t, n) (cpfs_checkpoint_tree_lookup((t), (n))->doc_version)
 #define SERIAL(t, n) (cpfs_checkpoint_tree_lookup((t), (n))->serial)
     for (gsize i = 0; i < G_N_ELEMENTS(recs); i++) {
         CpfsCheckpoint *cp = cpfs_checkpoint_tree_lookup(tree, recs[i].name);
 
-        g_assert_cmpuint(cp->doc_serial, !=, 0);
-        g_assert_false(g_hash_table_contains(seen, &cp->doc_serial));
-        g_hash_table_add(seen, &cp->doc_serial);
+        g_assert_cmpuint(cp->doc_version, !=, 0);
+        g_assert_false(g_hash_table_contains(seen, &cp->doc_version));
+        g_hash_table_add(seen, &cp->doc_version);
         g_assert_false(g_hash_table_contains(seen, &cp->serial));
         g_hash_table_add(seen, &cp->serial);
     }
@@ -1020,436 +1018,6 @@ test_domain_list(void)
     }
 }
 
-/* ------------------------------------------------------------------------ */
-/* Inode table */
-
-static CpfsNodeId
-node_id(CpfsNodeKind kind, const char *domain, const char *checkpoint)
-{
-    CpfsNodeId id = { .kind = kind, .domain = (char *)domain, .checkpoint = (char *)checkpoint };
-
-    return id;
-}
-
-static void
-test_inode_root(void)
-{
-    g_autoptr(CpfsInodeTable) table = cpfs_inode_table_new();
-    CpfsNodeId root = node_id(CPFS_NODE_ROOT, NULL, NULL);
-    g_auto(CpfsNodeId) out = { 0 };
-
-    g_assert_cmpint(CPFS_ROOT_INO, ==, 1);
-    g_assert_cmpuint(cpfs_inode_table_count(table), ==, 1);
-    g_assert_cmpuint(cpfs_inode_table_peek(table, &root), ==, CPFS_ROOT_INO);
-    g_assert_true(cpfs_inode_table_get(table, CPFS_ROOT_INO, &out));
-    g_assert_cmpint(out.kind, ==, CPFS_NODE_ROOT);
-    g_assert_null(out.domain);
-    g_assert_null(out.checkpoint);
-
-    g_assert_cmpuint(cpfs_inode_table_ref(table, &root), ==, CPFS_ROOT_INO);
-    g_assert_cmpuint(cpfs_inode_table_count(table), ==, 1);
-
-    /* Forgetting the root does nothing, however often. */
-    cpfs_inode_table_forget(table, CPFS_ROOT_INO, 1);
-    cpfs_inode_table_forget(table, CPFS_ROOT_INO, 1000);
-    cpfs_inode_table_forget(table, CPFS_ROOT_INO, G_MAXUINT64);
-    g_assert_cmpuint(cpfs_inode_table_count(table), ==, 1);
-    g_assert_cmpuint(cpfs_inode_table_peek(table, &root), ==, CPFS_ROOT_INO);
-    g_assert_true(cpfs_inode_table_get(table, CPFS_ROOT_INO, &out));
-    g_assert_cmpint(out.kind, ==, CPFS_NODE_ROOT);
-
-    /* Other identities never get 1. */
-    {
-        CpfsNodeId dom = node_id(CPFS_NODE_DOMAIN, "test", NULL);
-        guint64 ino = cpfs_inode_table_ref(table, &dom);
-
-        g_assert_cmpuint(ino, >, CPFS_ROOT_INO);
-    }
-}
-
-static void
-test_inode_same(void)
-{
-    g_autoptr(CpfsInodeTable) table = cpfs_inode_table_new();
-    CpfsNodeId id = node_id(CPFS_NODE_CHECKPOINT, "dom", "cp");
-    g_autofree char *dom_copy = g_strdup("dom");
-    g_autofree char *cp_copy = g_strdup("cp");
-    CpfsNodeId same = node_id(CPFS_NODE_CHECKPOINT, dom_copy, cp_copy);
-    guint64 first = cpfs_inode_table_ref(table, &id);
-    guint64 second = cpfs_inode_table_ref(table, &same);
-
-    g_assert_cmpuint(first, !=, 0);
-    g_assert_cmpuint(first, !=, CPFS_ROOT_INO);
-    g_assert_cmpuint(first, ==, second);
-    g_assert_cmpuint(cpfs_inode_table_count(table), ==, 2);
-    g_assert_cmpuint(cpfs_inode_table_peek(table, &id), ==, first);
-}
-
-static void
-test_inode_distinct(void)
-{
-    g_autoptr(CpfsInodeTable) table = cpfs_inode_table_new();
-    const CpfsNodeId ids[] = {
-        node_id(CPFS_NODE_DOMAIN, "a", NULL),
-        node_id(CPFS_NODE_DOMAIN_XML, "a", NULL),
-        node_id(CPFS_NODE_CHECKPOINT, "a", "b"),
-        node_id(CPFS_NODE_CHECKPOINT_XML, "a", "b"),
-        node_id(CPFS_NODE_DOMAIN, "b", NULL),
-        node_id(CPFS_NODE_CHECKPOINT, "b", "a"),
-        node_id(CPFS_NODE_CHECKPOINT, "a", "a"),
-        node_id(CPFS_NODE_CHECKPOINT, "b", "b"),
-        /* names that a naive separator would run together */
-        node_id(CPFS_NODE_DOMAIN, "a\x01" "b", NULL),
-        node_id(CPFS_NODE_DOMAIN, "a/b", NULL),
-        node_id(CPFS_NODE_DOMAIN, "a:b", NULL),
-        node_id(CPFS_NODE_DOMAIN, "ab", NULL),
-        node_id(CPFS_NODE_CHECKPOINT, "ab", "c"),
-        node_id(CPFS_NODE_CHECKPOINT, "a", "bc"),
-        node_id(CPFS_NODE_CHECKPOINT, "a\x01" "b", "c"),
-        node_id(CPFS_NODE_CHECKPOINT, "a", "b\x01" "c"),
-        node_id(CPFS_NODE_CHECKPOINT, "a/b", "c"),
-        node_id(CPFS_NODE_CHECKPOINT, "a", "b/c"),
-        node_id(CPFS_NODE_CHECKPOINT, "a:b", "c"),
-        node_id(CPFS_NODE_CHECKPOINT, "a", "b:c"),
-        node_id(CPFS_NODE_CHECKPOINT_XML, "a\x01" "b", "c"),
-        node_id(CPFS_NODE_CHECKPOINT_XML, "a", "b\x01" "c"),
-        node_id(CPFS_NODE_DOMAIN, "\x7f", NULL),
-        node_id(CPFS_NODE_DOMAIN, "\xff", NULL),
-        node_id(CPFS_NODE_DOMAIN, "caf\xc3\xa9", NULL),
-        node_id(CPFS_NODE_DOMAIN, "cafe", NULL),
-    };
-    guint64 inos[G_N_ELEMENTS(ids)];
-
-    for (gsize i = 0; i < G_N_ELEMENTS(ids); i++) {
-        inos[i] = cpfs_inode_table_ref(table, &ids[i]);
-        g_assert_cmpuint(inos[i], >, CPFS_ROOT_INO);
-        for (gsize j = 0; j < i; j++) {
-            if (inos[i] == inos[j]) {
-                g_autofree char *d1 = g_strescape(ids[i].domain, NULL);
-                g_autofree char *d2 = g_strescape(ids[j].domain, NULL);
-
-                g_test_message("collision: %d/%s/%s and %d/%s/%s", ids[i].kind, d1,
-                               ids[i].checkpoint, ids[j].kind, d2, ids[j].checkpoint);
-            }
-            g_assert_cmpuint(inos[i], !=, inos[j]);
-        }
-    }
-    g_assert_cmpuint(cpfs_inode_table_count(table), ==, G_N_ELEMENTS(ids) + 1);
-
-    /* Each maps back to its own identity, and again to its own number. */
-    for (gsize i = 0; i < G_N_ELEMENTS(ids); i++) {
-        g_auto(CpfsNodeId) out = { 0 };
-
-        g_assert_cmpuint(cpfs_inode_table_peek(table, &ids[i]), ==, inos[i]);
-        g_assert_cmpuint(cpfs_inode_table_ref(table, &ids[i]), ==, inos[i]);
-        g_assert_true(cpfs_inode_table_get(table, inos[i], &out));
-        g_assert_cmpint(out.kind, ==, ids[i].kind);
-        g_assert_cmpstr(out.domain, ==, ids[i].domain);
-        g_assert_cmpstr(out.checkpoint, ==, ids[i].checkpoint);
-    }
-    g_assert_cmpuint(cpfs_inode_table_count(table), ==, G_N_ELEMENTS(ids) + 1);
-}
-
-static void
-test_inode_get_copies(void)
-{
-    g_autoptr(CpfsInodeTable) table = cpfs_inode_table_new();
-    char dom[] = "dom";
-    char cp[] = "cp";
-    CpfsNodeId id = node_id(CPFS_NODE_CHECKPOINT_XML, dom, cp);
-    guint64 ino = cpfs_inode_table_ref(table, &id);
-    g_auto(CpfsNodeId) out = { 0 };
-    g_auto(CpfsNodeId) out2 = { 0 };
-
-    /* The table copied the identity on ref. */
-    dom[0] = 'X';
-    cp[0] = 'Y';
-    g_assert_true(cpfs_inode_table_get(table, ino, &out));
-    g_assert_cmpint(out.kind, ==, CPFS_NODE_CHECKPOINT_XML);
-    g_assert_cmpstr(out.domain, ==, "dom");
-    g_assert_cmpstr(out.checkpoint, ==, "cp");
-
-    /* get hands out copies: they outlive the entry, and are distinct. */
-    g_assert_true(cpfs_inode_table_get(table, ino, &out2));
-    g_assert_true(out.domain != out2.domain);
-    g_assert_true(out.checkpoint != out2.checkpoint);
-    cpfs_inode_table_forget(table, ino, 1);
-    g_assert_cmpstr(out.domain, ==, "dom");
-    g_assert_cmpstr(out.checkpoint, ==, "cp");
-    g_assert_cmpstr(out2.domain, ==, "dom");
-
-    /* unknown numbers */
-    {
-        g_auto(CpfsNodeId) none = { 0 };
-
-        g_assert_false(cpfs_inode_table_get(table, ino, &none));
-        g_assert_false(cpfs_inode_table_get(table, 0, &none));
-        g_assert_false(cpfs_inode_table_get(table, 12345, &none));
-        g_assert_null(none.domain);
-        g_assert_null(none.checkpoint);
-    }
-
-    /* clearing twice is safe */
-    cpfs_node_id_clear(&out2);
-    g_assert_null(out2.domain);
-    g_assert_null(out2.checkpoint);
-    cpfs_node_id_clear(&out2);
-}
-
-static void
-test_inode_forget(void)
-{
-    g_autoptr(CpfsInodeTable) table = cpfs_inode_table_new();
-    CpfsNodeId a = node_id(CPFS_NODE_DOMAIN, "a", NULL);
-    CpfsNodeId b = node_id(CPFS_NODE_DOMAIN, "b", NULL);
-    g_auto(CpfsNodeId) out = { 0 };
-    guint64 ino_a, ino_a2, ino_b, ino_a3;
-
-    ino_a = cpfs_inode_table_ref(table, &a);
-    g_assert_cmpuint(cpfs_inode_table_ref(table, &a), ==, ino_a);
-    g_assert_cmpuint(cpfs_inode_table_ref(table, &a), ==, ino_a);
-    g_assert_cmpuint(cpfs_inode_table_count(table), ==, 2);
-
-    /* three lookups: two forgotten, one left */
-    cpfs_inode_table_forget(table, ino_a, 2);
-    g_assert_cmpuint(cpfs_inode_table_count(table), ==, 2);
-    g_assert_cmpuint(cpfs_inode_table_peek(table, &a), ==, ino_a);
-    g_assert_true(cpfs_inode_table_get(table, ino_a, &out));
-    cpfs_node_id_clear(&out);
-
-    cpfs_inode_table_forget(table, ino_a, 1);
-    g_assert_cmpuint(cpfs_inode_table_count(table), ==, 1);
-    g_assert_cmpuint(cpfs_inode_table_peek(table, &a), ==, 0);
-    g_assert_false(cpfs_inode_table_get(table, ino_a, &out));
-
-    /* forgetting something gone, or unknown, is harmless */
-    cpfs_inode_table_forget(table, ino_a, 1);
-    cpfs_inode_table_forget(table, 999999, 1);
-    cpfs_inode_table_forget(table, 0, 1);
-    g_assert_cmpuint(cpfs_inode_table_count(table), ==, 1);
-
-    /* numbers are never reused */
-    ino_a2 = cpfs_inode_table_ref(table, &a);
-    g_assert_cmpuint(ino_a2, !=, ino_a);
-    g_assert_cmpuint(ino_a2, >, ino_a);
-    ino_b = cpfs_inode_table_ref(table, &b);
-    g_assert_cmpuint(ino_b, !=, ino_a);
-    g_assert_cmpuint(ino_b, !=, ino_a2);
-    cpfs_inode_table_forget(table, ino_a2, 1);
-    cpfs_inode_table_forget(table, ino_b, 1);
-    ino_a3 = cpfs_inode_table_ref(table, &a);
-    g_assert_cmpuint(ino_a3, >, ino_b);
-    g_assert_cmpuint(ino_a3, !=, ino_a);
-    g_assert_cmpuint(ino_a3, !=, ino_a2);
-
-    /* forgetting more than counted removes the entry */
-    g_assert_cmpuint(cpfs_inode_table_ref(table, &a), ==, ino_a3);
-    cpfs_inode_table_forget(table, ino_a3, 100);
-    g_assert_cmpuint(cpfs_inode_table_peek(table, &a), ==, 0);
-    g_assert_cmpuint(cpfs_inode_table_count(table), ==, 1);
-
-    /* forgetting one entry leaves others alone */
-    {
-        guint64 x = cpfs_inode_table_ref(table, &a);
-        guint64 y = cpfs_inode_table_ref(table, &b);
-
-        cpfs_inode_table_forget(table, x, 1);
-        g_assert_cmpuint(cpfs_inode_table_peek(table, &b), ==, y);
-        g_assert_true(cpfs_inode_table_get(table, y, &out));
-        g_assert_cmpstr(out.domain, ==, "b");
-    }
-}
-
-static void
-test_inode_peek(void)
-{
-    g_autoptr(CpfsInodeTable) table = cpfs_inode_table_new();
-    CpfsNodeId id = node_id(CPFS_NODE_CHECKPOINT, "d", "c");
-
-    /* peek does not create */
-    g_assert_cmpuint(cpfs_inode_table_peek(table, &id), ==, 0);
-    g_assert_cmpuint(cpfs_inode_table_count(table), ==, 1);
-    g_assert_cmpuint(cpfs_inode_table_peek(table, &id), ==, 0);
-
-    /* peek does not count a lookup: one ref, many peeks, one forget */
-    {
-        guint64 ino = cpfs_inode_table_ref(table, &id);
-
-        for (int i = 0; i < 5; i++)
-            g_assert_cmpuint(cpfs_inode_table_peek(table, &id), ==, ino);
-        cpfs_inode_table_forget(table, ino, 1);
-        g_assert_cmpuint(cpfs_inode_table_peek(table, &id), ==, 0);
-        g_assert_cmpuint(cpfs_inode_table_count(table), ==, 1);
-    }
-}
-
-static void
-test_node_is_dir(void)
-{
-    g_assert_true(cpfs_node_is_dir(CPFS_NODE_ROOT));
-    g_assert_true(cpfs_node_is_dir(CPFS_NODE_DOMAIN));
-    g_assert_true(cpfs_node_is_dir(CPFS_NODE_CHECKPOINT));
-    g_assert_false(cpfs_node_is_dir(CPFS_NODE_DOMAIN_XML));
-    g_assert_false(cpfs_node_is_dir(CPFS_NODE_CHECKPOINT_XML));
-}
-
-#define N_THREADS 8
-#define N_IDS 16
-#define N_ITER 20000
-
-typedef struct {
-    CpfsInodeTable *table;
-    CpfsNodeId ids[N_IDS];
-    guint seed;
-} ThreadShared;
-
-typedef struct {
-    ThreadShared *shared;
-    guint index;
-} ThreadArg;
-
-static gpointer
-inode_worker(gpointer data)
-{
-    ThreadArg *arg = data;
-    ThreadShared *sh = arg->shared;
-    g_autoptr(GRand) rand = g_rand_new_with_seed(sh->seed + arg->index);
-    guint64 held[N_IDS] = { 0 };
-    guint64 inos[N_IDS] = { 0 };
-
-    for (int i = 0; i < N_ITER; i++) {
-        guint k = (guint)g_rand_int_range(rand, 0, N_IDS);
-
-        if (held[k] && g_rand_boolean(rand)) {
-            guint64 n = (guint64)g_rand_int_range(rand, 1, (gint32)held[k] + 1);
-
-            cpfs_inode_table_forget(sh->table, inos[k], n);
-            held[k] -= n;
-        } else {
-            guint64 ino = cpfs_inode_table_ref(sh->table, &sh->ids[k]);
-
-            /* While this thread holds a lookup the number cannot change. */
-            if (held[k])
-                g_assert_cmpuint(ino, ==, inos[k]);
-            g_assert_cmpuint(ino, >, CPFS_ROOT_INO);
-            inos[k] = ino;
-            held[k]++;
-            if (i % 64 == 0) {
-                g_auto(CpfsNodeId) out = { 0 };
-
-                g_assert_true(cpfs_inode_table_get(sh->table, ino, &out));
-                g_assert_cmpint(out.kind, ==, sh->ids[k].kind);
-                g_assert_cmpstr(out.domain, ==, sh->ids[k].domain);
-                g_assert_cmpstr(out.checkpoint, ==, sh->ids[k].checkpoint);
-                g_assert_cmpuint(cpfs_inode_table_peek(sh->table, &sh->ids[k]), ==, ino);
-            }
-        }
-    }
-    /* Drop what is left, then take a fixed number of lookups per identity. */
-    for (guint k = 0; k < N_IDS; k++) {
-        if (held[k])
-            cpfs_inode_table_forget(sh->table, inos[k], held[k]);
-    }
-    for (guint k = 0; k < N_IDS; k++) {
-        for (guint n = 0; n < k + 1; n++)
-            cpfs_inode_table_ref(sh->table, &sh->ids[k]);
-    }
-    return NULL;
-}
-
-static void
-test_inode_threads(void)
-{
-    g_autoptr(CpfsInodeTable) table = cpfs_inode_table_new();
-    ThreadShared sh = { .table = table, .seed = (guint)g_test_rand_int() };
-    ThreadArg args[N_THREADS];
-    GThread *threads[N_THREADS];
-    char *names[N_IDS] = { 0 };
-    guint64 inos[N_IDS];
-
-    for (guint k = 0; k < N_IDS; k++) {
-        names[k] = g_strdup_printf("n%u", k);
-        sh.ids[k] = node_id(k % 2 ? CPFS_NODE_CHECKPOINT : CPFS_NODE_DOMAIN, "dom",
-                            k % 2 ? names[k] : NULL);
-        if (k % 2 == 0)
-            sh.ids[k].domain = names[k];
-    }
-    for (guint t = 0; t < N_THREADS; t++) {
-        args[t].shared = &sh;
-        args[t].index = t;
-        threads[t] = g_thread_new("inodes", inode_worker, &args[t]);
-    }
-    for (guint t = 0; t < N_THREADS; t++)
-        g_thread_join(threads[t]);
-
-    /* Each identity now holds exactly N_THREADS * (k + 1) lookups. */
-    g_assert_cmpuint(cpfs_inode_table_count(table), ==, N_IDS + 1);
-    for (guint k = 0; k < N_IDS; k++) {
-        inos[k] = cpfs_inode_table_peek(table, &sh.ids[k]);
-        g_assert_cmpuint(inos[k], >, CPFS_ROOT_INO);
-        for (guint j = 0; j < k; j++)
-            g_assert_cmpuint(inos[k], !=, inos[j]);
-        cpfs_inode_table_forget(table, inos[k], (guint64)N_THREADS * (k + 1) - 1);
-        g_assert_cmpuint(cpfs_inode_table_peek(table, &sh.ids[k]), ==, inos[k]);
-        cpfs_inode_table_forget(table, inos[k], 1);
-        g_assert_cmpuint(cpfs_inode_table_peek(table, &sh.ids[k]), ==, 0);
-    }
-    g_assert_cmpuint(cpfs_inode_table_count(table), ==, 1);
-    for (guint k = 0; k < N_IDS; k++)
-        g_free(names[k]);
-}
-
-/* The page cache may serve a file only while every document served for it
- * is the same one, of the size the kernel was told. */
-static void
-test_inode_pages(void)
-{
-    g_autoptr(CpfsInodeTable) table = cpfs_inode_table_new();
-    CpfsNodeId v1 = node_id(CPFS_NODE_CHECKPOINT_XML, "dom", "cp");
-    CpfsNodeId v2 = v1;
-    guint64 a, b;
-
-    v1.serial = v2.serial = 7;
-    v1.version = 8;
-    v2.version = 9;
-    a = cpfs_inode_table_ref(table, &v1);
-    b = cpfs_inode_table_ref(table, &v2);
-    g_assert_cmpuint(a, !=, b);
-
-    /* No size told yet: the kernel's idea of the size is unknown. */
-    g_assert_cmpint(cpfs_inode_table_noted_size(table, a), ==, -1);
-    g_assert_cmpint(cpfs_inode_table_open_document(table, a, 100, 11), ==, CPFS_PAGES_BYPASS);
-    cpfs_inode_table_note_size(table, a, 100);
-    g_assert_cmpint(cpfs_inode_table_noted_size(table, a), ==, 100);
-    g_assert_cmpint(cpfs_inode_table_open_document(table, a, 100, 11), ==, CPFS_PAGES_REFILL);
-    g_assert_cmpint(cpfs_inode_table_open_document(table, a, 100, 11), ==, CPFS_PAGES_KEEP);
-    g_assert_cmpint(cpfs_inode_table_open_document(table, a, 100, 11), ==, CPFS_PAGES_KEEP);
-
-    /* Another document of the same size under the same inode: never cache
-     * this inode again, even when the first document comes back. */
-    g_assert_cmpint(cpfs_inode_table_open_document(table, a, 100, 12), ==, CPFS_PAGES_BYPASS);
-    g_assert_cmpint(cpfs_inode_table_open_document(table, a, 100, 11), ==, CPFS_PAGES_BYPASS);
-
-    /* Another size than the kernel was told: the same. */
-    cpfs_inode_table_note_size(table, b, 50);
-    g_assert_cmpint(cpfs_inode_table_open_document(table, b, 51, 13), ==, CPFS_PAGES_BYPASS);
-    g_assert_cmpint(cpfs_inode_table_open_document(table, b, 50, 13), ==, CPFS_PAGES_BYPASS);
-
-    /* Unknown inodes. */
-    g_assert_cmpint(cpfs_inode_table_open_document(table, 9999, 1, 1), ==, CPFS_PAGES_BYPASS);
-    g_assert_cmpint(cpfs_inode_table_noted_size(table, 9999), ==, -1);
-    cpfs_inode_table_note_size(table, 9999, 5);
-
-    /* The version is part of the identity, and get copies it. */
-    {
-        g_auto(CpfsNodeId) out = { 0 };
-
-        g_assert_true(cpfs_inode_table_get(table, b, &out));
-        g_assert_cmpuint(out.version, ==, 9);
-        g_assert_cmpuint(out.serial, ==, 7);
-    }
-}
-
 static const TestCase tests[] = {
     { "/tree/build-sorted", test_build_sorted },
     { "/tree/build-empty", test_build_empty },
@@ -1463,7 +1031,7 @@ static const TestCase tests[] = {
     { "/tree/with-added", test_with_added },
     { "/tree/with-removed", test_with_removed },
     { "/tree/xml-sizes", test_xml_sizes },
-    { "/tree/doc-serials", test_doc_serials },
+    { "/tree/doc-versions", test_doc_versions },
     { "/tree/listed-sizes", test_listed_sizes },
     { "/tree/hidden", test_hidden },
     { "/tree/hidden-root", test_hidden_root },
@@ -1472,15 +1040,6 @@ static const TestCase tests[] = {
     { "/tree/refcount", test_refcount },
     { "/tree/refcount-threads", test_refcount_threads },
     { "/domains/list", test_domain_list },
-    { "/inodes/root", test_inode_root },
-    { "/inodes/same", test_inode_same },
-    { "/inodes/distinct", test_inode_distinct },
-    { "/inodes/get-copies", test_inode_get_copies },
-    { "/inodes/forget", test_inode_forget },
-    { "/inodes/peek", test_inode_peek },
-    { "/inodes/is-dir", test_node_is_dir },
-    { "/inodes/threads", test_inode_threads },
-    { "/inodes/pages", test_inode_pages },
 };
 
 int
