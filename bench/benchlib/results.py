@@ -88,17 +88,18 @@ class Results:
         """The shape named NAME, or None."""
         return next((s for s in self.shapes if s['name'] == name), None)
 
-    def to_json(self):
-        return {'format': FORMAT, 'run': self.run, 'shapes': self.shapes,
-                'records': self.records}
-
     def save(self, path):
         """Writes the results to PATH (through a temporary file, so a reader never sees half)."""
         tmp = path + '.tmp'
         with open(tmp, 'w') as f:
-            json.dump(self.to_json(), f, indent=1)
-            f.write('\n')
+            f.write(self.dumps())
         os.replace(tmp, path)
+
+    def dumps(self):
+        """The JSON text, one record a line so that a diff shows which measurements changed."""
+        head = json.dumps({'format': FORMAT, 'run': self.run, 'shapes': self.shapes}, indent=1)
+        recs = ',\n'.join('  ' + json.dumps(r) for r in self.records)
+        return f'{head[:-2]},\n "records": [\n{recs}\n ]\n}}\n'
 
 
 def load(path):
