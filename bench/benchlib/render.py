@@ -5,9 +5,12 @@ import os
 from . import plot, table
 
 
-def outputs(json_path):
-    """The table's and the plot's paths next to JSON_PATH: x.json -> x.txt, x.png."""
-    stem = json_path[:-5] if json_path.endswith('.json') else json_path
+def outputs(path):
+    """The table's and the plot's paths for PATH: x.json or x.txt -> x.txt, x.png."""
+    stem = path
+    for ext in ('.json', '.txt'):
+        if stem.endswith(ext):
+            stem = stem[:-len(ext)]
     return stem + '.txt', stem + '.png'
 
 
