@@ -60,6 +60,7 @@ class Results:
 
     @staticmethod
     def _key(r):
+        """What identifies record R: shape, operation, subject, unit."""
         return (r['shape'], r['operation'], r['subject'], r['unit'])
 
     def add(self, shape, operation, subject, unit, sample):
