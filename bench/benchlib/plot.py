@@ -53,12 +53,14 @@ plot $scaling using 1:2 with linespoints lw 2 pt 7 title 'checkpointfs cold walk
 
 
 def draw(res, png):
-    """Draws the scaling plot of RES into PNG; raises NoPlot when it cannot."""
+    """Draws the scaling plot of RES into PNG; returns None, or why RES has nothing to plot.
+    Raises NoPlot when gnuplot is missing or fails."""
     pts = scaling_points(res)
     if len(pts) < 2:
-        raise NoPlot(f'{len(pts)} wide scaling point(s): a plot needs two')
+        return f'{len(pts)} wide scaling point(s), a plot needs two'
     if not shutil.which('gnuplot'):
         raise NoPlot('gnuplot is not installed (scripts/deps installs gnuplot-nox)')
     r = subprocess.run(['gnuplot'], input=script(res, pts, png).encode(), capture_output=True)
     if r.returncode != 0:
         raise NoPlot(f'gnuplot failed: {r.stderr.decode(errors="replace").strip()}')
+    return None

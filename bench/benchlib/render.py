@@ -16,18 +16,20 @@ def outputs(path):
 
 def write(res, txt_path, png_path=None):
     """Writes the table to TXT_PATH and, with PNG_PATH, the plot, named on the table's last
-    line; returns the text written and why the plot is missing (None when drawn or not asked)."""
+    line.  Returns (text written, why there is no plot: None when drawn or not asked, failed:
+    True when gnuplot is missing or failed, False when RES has nothing to plot)."""
     text = table.render(res)
-    why = None
+    why, failed = None, False
     if png_path:
         try:
-            plot.draw(res, png_path)
+            why = plot.draw(res, png_path)
+        except plot.NoPlot as e:
+            why, failed = str(e), True
+        if why is None:
             rel = os.path.relpath(png_path, os.path.dirname(os.path.abspath(txt_path)))
             text += f'\nscaling plot: {rel}\n'
-        except plot.NoPlot as e:
-            why = str(e)
     tmp = txt_path + '.tmp'
     with open(tmp, 'w') as f:
         f.write(text)
     os.replace(tmp, txt_path)
-    return text, why
+    return text, why, failed
