@@ -112,6 +112,7 @@ reconnect(CpfsDriver *drv)
     g_cond_broadcast(&drv->changed);
     g_mutex_unlock(&drv->lock);
     open_job_free(job);
+    cpfs_info("reconnected to libvirt at %s", drv->uri);
     return TRUE;
 }
 
@@ -127,13 +128,16 @@ probe_run(gpointer data)
     if (!answered)
         cpfs_driver_fail(c, "probe libvirt");
     g_mutex_lock(&drv->lock);
-    if (answered && drv->live == c && drv->state == CPFS_CONN_HUNG) {
+    answered = answered && drv->live == c && drv->state == CPFS_CONN_HUNG;
+    if (answered) {
         drv->state = CPFS_CONN_UP;
         drv->came_back = TRUE;
     }
     drv->probing = FALSE;
     g_cond_broadcast(&drv->changed);
     g_mutex_unlock(&drv->lock);
+    if (answered)
+        cpfs_info("libvirt at %s answers again", drv->uri);
 }
 
 /* One step of the monitor for the state it finds; called and returns with
@@ -149,7 +153,6 @@ monitor_step(CpfsDriver *drv, gint64 *backoff)
     } else if (drv->came_back) {
         drv->came_back = FALSE;
         g_mutex_unlock(&drv->lock);
-        cpfs_info("libvirt at %s answers again", drv->uri);
         /* Whatever happened while it was away is unknown: the caller
          * forgets all it cached. */
         if (drv->reconnected_func)
