@@ -1,4 +1,5 @@
 #include "model/tree.h"
+#include "model/log.h"
 #include "model/names.h"
 
 #include <errno.h>
@@ -354,6 +355,25 @@ struct _CpfsDomainList {
     GHashTable *set;
 };
 
+/* TRUE the first time NAME is seen unlisted, so each is warned about once;
+ * the set is bounded, and past its bound each is warned about again. */
+static gboolean
+first_sight_of_unlisted(const char *name)
+{
+    static GMutex lock;
+    static GHashTable *seen;
+    gboolean first;
+
+    g_mutex_lock(&lock);
+    if (!seen)
+        seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    first = !g_hash_table_contains(seen, name);
+    if (first && g_hash_table_size(seen) < 1024)
+        g_hash_table_add(seen, g_strdup(name));
+    g_mutex_unlock(&lock);
+    return first;
+}
+
 CpfsDomainList *
 cpfs_domain_list_new(GPtrArray *names)
 {
@@ -365,6 +385,14 @@ cpfs_domain_list_new(GPtrArray *names)
     for (guint i = 0; names && i < names->len; i++) {
         char *name = g_strdup(g_ptr_array_index(names, i));
 
+        if (!cpfs_domain_name_is_listable(name)) {
+            if (first_sight_of_unlisted(name))
+                cpfs_warn("domain '%.64s%s' is not listed: '.', '..' and names over %d bytes "
+                          "cannot be directories", name, strlen(name) > 64 ? "..." : "",
+                          CPFS_NAME_MAX);
+            g_free(name);
+            continue;
+        }
         if (g_hash_table_contains(list->set, name)) {
             g_free(name);
             continue;
