@@ -203,6 +203,8 @@ cpfs_fs_get_child(fuse_req_t req, fuse_ino_t parent, const char *name, CpfsNodeI
     /* statfs says f_namemax: no longer name exists, whatever the kernel
      * lets through (up to 1,024 bytes). */
     if (strlen(name) > CPFS_NAME_MAX) {
+        cpfs_info("'%.64s...' (%zu bytes) refused: %s", name, strlen(name),
+                  cpfs_name_refusal(-ENAMETOOLONG));
         fuse_reply_err(req, ENAMETOOLONG);
         return FALSE;
     }

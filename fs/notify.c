@@ -10,7 +10,9 @@
  * relinker thread looks each moved child up through the mount itself.  It
  * finds its own mount among /proc/self/mountinfo's checkpointfs mounts by a
  * getxattr on each root: the one whose request reaches this daemon from the
- * relinker's own thread id is ours.  The thread owns a reference to the
+ * relinker's own thread id is ours.  It holds the root open only for one
+ * relink at a time: an open file on the mount would make unmounting fail
+ * (EBUSY).  The thread owns a reference to the
  * relinker and is never joined: a probe of another daemon's stopped mount
  * may block it, and must not block our exit. */
 #include "fs/fs-internal.h"
@@ -30,7 +32,7 @@ struct _CpfsRelinker {
     GThread *thread;       /* started by the first job */
     gboolean stopping;     /* the session ended: the view is about to go */
     gboolean busy;         /* the thread is using the view */
-    int root_fd;           /* O_PATH of our mount's root; -1 unknown; thread only */
+    char *mount_point;     /* of our own mount, once found; thread only */
     gint probe_tid;        /* the thread's id while it probes a root, else 0 */
     gint probe_hit;        /* a probe reached this daemon */
 };
@@ -60,8 +62,7 @@ relinker_release(CpfsRelinker *rl)
     while ((job = g_async_queue_try_pop(rl->jobs)))
         relink_job_free(job);
     g_async_queue_unref(rl->jobs);
-    if (rl->root_fd >= 0)
-        close(rl->root_fd);
+    g_free(rl->mount_point);
     if (rl->thread)
         g_thread_unref(rl->thread);
     g_mutex_clear(&rl->lock);
@@ -128,35 +129,45 @@ probe_root(CpfsRelinker *rl, int fd)
     return g_atomic_int_get(&rl->probe_hit) != 0;
 }
 
-/* Opens our own mount's root into rl->root_fd; FALSE when not found. */
-static gboolean
-find_own_mount(CpfsRelinker *rl)
+/* Opens the root of MOUNT_POINT (O_PATH) if it is our own mount; else -1. */
+static int
+open_if_ours(CpfsRelinker *rl, const char *mount_point)
+{
+    /* O_PATH: opening sends the daemon nothing. */
+    int fd = open(mount_point, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+    if (fd >= 0 && !probe_root(rl, fd)) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+/* Opens our own mount's root, finding it in /proc/self/mountinfo unless
+ * the one found before still is ours; -1 when not found. */
+static int
+open_own_root(CpfsRelinker *rl)
 {
     g_autofree char *text = NULL;
     g_auto(GStrv) lines = NULL;
+    int fd = -1;
 
+    if (rl->mount_point && (fd = open_if_ours(rl, rl->mount_point)) >= 0)
+        return fd;
+    g_clear_pointer(&rl->mount_point, g_free);
     if (!g_file_get_contents("/proc/self/mountinfo", &text, NULL, NULL))
-        return FALSE;
+        return -1;
     lines = g_strsplit(text, "\n", -1);
-    for (guint i = 0; lines[i] && rl->root_fd < 0; i++) {
+    for (guint i = 0; lines[i] && fd < 0; i++) {
         g_autofree char *mount_point = checkpointfs_mount_point(lines[i]);
-        int fd;
 
-        if (!mount_point)
-            continue;
-        /* O_PATH: opening sends the daemon nothing. */
-        fd = open(mount_point, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-            continue;
-        if (probe_root(rl, fd))
-            rl->root_fd = fd;
-        else
-            close(fd);
+        if (mount_point && (fd = open_if_ours(rl, mount_point)) >= 0)
+            rl->mount_point = g_steal_pointer(&mount_point);
     }
-    if (rl->root_fd < 0)
+    if (fd < 0)
         cpfs_warn("cannot find this daemon's own mount in /proc/self/mountinfo: "
                   "a shell inside a checkpoint moved by rmdir sees '..' only after a lookup");
-    return rl->root_fd >= 0;
+    return fd;
 }
 
 /* The path of checkpoint CHECKPOINT of DOMAIN below the mount root, now. */
@@ -183,26 +194,25 @@ static gpointer
 relink_thread(gpointer data)
 {
     CpfsRelinker *rl = data;
-    gboolean searched = FALSE;
     RelinkJob *job;
 
     while ((job = g_async_queue_pop(rl->jobs))->domain) {
         g_autofree char *path = NULL;
         struct stat st;
+        int root_fd;
 
-        if (!searched) {
-            find_own_mount(rl);
-            searched = TRUE;
-        }
-        if (rl->root_fd < 0 || !relinker_enter(rl)) {
+        if (!relinker_enter(rl)) {
             relink_job_free(job);
             continue;
         }
         path = checkpoint_path(rl->view, job->domain, job->checkpoint);
-        /* A lookup there moves the kernel's entry of the directory. */
-        if (path && fstatat(rl->root_fd, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
-            cpfs_debug("relinking '%s' after rmdir: %s", path, g_strerror(errno));
         relinker_leave(rl);
+        root_fd = path ? open_own_root(rl) : -1;
+        /* A lookup there moves the kernel's entry of the directory. */
+        if (root_fd >= 0 && fstatat(root_fd, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            cpfs_debug("relinking '%s' after rmdir: %s", path, g_strerror(errno));
+        if (root_fd >= 0)
+            close(root_fd);
         relink_job_free(job);
     }
     relink_job_free(job);
@@ -216,7 +226,6 @@ cpfs_fs_notify_init(CpfsFs *fs)
     CpfsRelinker *rl = g_atomic_rc_box_new0(CpfsRelinker);
 
     rl->jobs = g_async_queue_new();
-    rl->root_fd = -1;
     g_mutex_init(&rl->lock);
     g_cond_init(&rl->idle);
     fs->relinker = rl;
