@@ -287,13 +287,15 @@ cpfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     if (!cpfs_fs_get_node(req, ino, &id))
         return;
     rc = node_attr(fs, &id, ino, &st);
-    if (rc == -ENOENT && fi && fi->fh && !cpfs_node_is_dir(id.kind)) {
-        /* fstat of an open xml whose checkpoint is gone: the file still
-         * serves the document it was opened with, but no name links it. */
-        XmlHandle *xh = (XmlHandle *)(uintptr_t)fi->fh;
-
+    if (rc == -ENOENT && !cpfs_node_is_dir(id.kind)) {
+        /* An xml whose checkpoint is gone, still held by the kernel (fstat
+         * of an open one: the kernel passes no handle then): no name links
+         * it, and an open file serves the document it was opened with. */
         cpfs_fs_fill_common(fs, &st, ino, FALSE);
-        st.st_size = (off_t)xh->len;
+        if (fi && fi->fh)
+            st.st_size = (off_t)((XmlHandle *)(uintptr_t)fi->fh)->len;
+        else
+            st.st_size = MAX(cpfs_pages_told_size(fs->inodes, ino), 0);
         st.st_blocks = (st.st_size + 511) / 512;
         st.st_nlink = 0;
         fuse_reply_attr(req, &st, 0);
