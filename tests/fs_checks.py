@@ -6,12 +6,15 @@ Prints one line per failed check and exits 1 if any failed.
 rewinddir      lseek 0 on an open directory shows checkpoints made and
                deleted since the opendir
 mkdirat-stale  mkdirat through a fd of a checkpoint deleted and made again
-               under its name gives ENOENT and creates nothing
+               under its name gives ENOENT and creates nothing; with a shell
+               command after DOMAIN_DIR, that command deletes and makes the
+               checkpoint "a" again outside the mount (else rmdir and mkdir do)
 dino           readdir's d_ino is what lstat says, for entries never looked up
 nlink          fstat of an open xml whose checkpoint is deleted gives nlink 0
 """
 import errno
 import os
+import subprocess
 import sys
 import time
 
@@ -46,13 +49,32 @@ def check_rewinddir(dom):
     os.rmdir(os.path.join(dom, "r2"))
 
 
-def check_mkdirat_stale(dom):
+def remake_outside(a, command):
+    """Deletes and makes A again with COMMAND; returns once the mount shows
+    the new one (another inode), within 5 s."""
+    before = os.lstat(a).st_ino
+    subprocess.run(command, shell=True, check=True)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            if os.lstat(a).st_ino != before:
+                return
+        except FileNotFoundError:
+            pass
+        time.sleep(0.05)
+    bad("the mount did not show the new %s within 5 s" % a)
+
+
+def check_mkdirat_stale(dom, outside=None):
     a = os.path.join(dom, "a")
     os.mkdir(a)
     fd = os.open(a, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        os.rmdir(a)
-        os.mkdir(a)          # the same name, another checkpoint
+        if outside:
+            remake_outside(a, outside)
+        else:
+            os.rmdir(a)
+            os.mkdir(a)          # the same name, another checkpoint
         try:
             os.mkdir("child", dir_fd=fd)
             bad("mkdirat through the deleted a's fd succeeded")
@@ -113,7 +135,7 @@ CHECKS = {
 
 
 def main():
-    CHECKS[sys.argv[1]](sys.argv[2])
+    CHECKS[sys.argv[1]](*sys.argv[2:])
     sys.exit(1 if FAILS else 0)
 
 
