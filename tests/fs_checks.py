@@ -6,8 +6,8 @@ Prints one line per failed check and exits 1 if any failed.
 rewinddir      lseek 0 on an open directory shows checkpoints made and
                deleted since the opendir
 mkdirat-stale  mkdirat through a fd of a checkpoint deleted and made again
-               under its name gives ENOENT and creates nothing; with a shell
-               command after DOMAIN_DIR, that command deletes and makes the
+               under its name gives ENOENT and creates nothing; with two
+               shell commands after DOMAIN_DIR, they delete and make the
                checkpoint "a" again outside the mount (else rmdir and mkdir do)
 dino           readdir's d_ino is what lstat says, for entries never looked up
 nlink          fstat of an open xml whose checkpoint is deleted gives nlink 0
@@ -49,11 +49,17 @@ def check_rewinddir(dom):
     os.rmdir(os.path.join(dom, "r2"))
 
 
-def remake_outside(a, command):
-    """Deletes and makes A again with COMMAND; returns once the mount shows
-    the new one (another inode), within 5 s."""
+def remake_outside(a, delete, create):
+    """Deletes A with the shell command DELETE and makes it again with
+    CREATE; returns once the mount shows the new one (another inode)."""
     before = os.lstat(a).st_ino
-    subprocess.run(command, shell=True, check=True)
+    subprocess.run(delete, shell=True, check=True)
+    # libvirt's creation times have whole seconds, and a checkpoint of the
+    # same name and time is taken for the same one: make it in the next.
+    second = int(time.time())
+    while int(time.time()) == second:
+        time.sleep(0.02)
+    subprocess.run(create, shell=True, check=True)
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         try:
@@ -65,13 +71,13 @@ def remake_outside(a, command):
     bad("the mount did not show the new %s within 5 s" % a)
 
 
-def check_mkdirat_stale(dom, outside=None):
+def check_mkdirat_stale(dom, *outside):
     a = os.path.join(dom, "a")
     os.mkdir(a)
     fd = os.open(a, os.O_RDONLY | os.O_DIRECTORY)
     try:
         if outside:
-            remake_outside(a, outside)
+            remake_outside(a, *outside)
         else:
             os.rmdir(a)
             os.mkdir(a)          # the same name, another checkpoint
