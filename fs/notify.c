@@ -10,16 +10,15 @@
  * relinker thread looks each moved child up through the mount itself.  It
  * finds its own mount among /proc/self/mountinfo's checkpointfs mounts by a
  * getxattr on each root: the one whose request reaches this daemon from the
- * relinker's own thread id is ours.  It holds the root open only for one
- * relink at a time: an open file on the mount would make unmounting fail
- * (EBUSY).  The thread owns a reference to the
- * relinker and is never joined: a probe of another daemon's stopped mount
- * may block it, and must not block our exit. */
+ * relinker's own thread id is ours.  It holds the root open only during one
+ * relink: a file held open on the mount would make unmounting fail (EBUSY).
+ * The thread owns a reference to the relinker and is never joined: a probe
+ * of another daemon's stopped mount may block it, and must not block our
+ * exit. */
 #include "fs/fs-internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -277,7 +276,7 @@ void
 cpfs_fs_probe_answered(CpfsFs *fs, pid_t tid)
 {
     CpfsRelinker *rl = fs->relinker;
-    gint probing = g_atomic_int_get(&rl->probe_tid);
+    gint probing = rl ? g_atomic_int_get(&rl->probe_tid) : 0;
 
     if (probing != 0 && probing == (gint)tid)
         g_atomic_int_set(&rl->probe_hit, 1);
@@ -351,7 +350,7 @@ cpfs_fs_rmdir_notify(CpfsFs *fs, const CpfsRmdirNotice *notice)
         const CpfsNodeId *child = notice->moved->pdata[i];
         guint64 ino = cpfs_inode_table_peek(fs->inodes, child);
 
-        if (ino == CPFS_INO_UNKNOWN)
+        if (ino == CPFS_INO_UNKNOWN || cpfs_inode_table_lookups(fs->inodes, ino) == 0)
             continue;  /* the kernel holds no entry of it to move */
         /* Its xml names another parent now, so it is another inode: the
          * next path lookup must find that one. */
