@@ -41,6 +41,7 @@ struct _CpfsView {
     gint64 list_built;
     Listing list_listing;
     GHashTable *states;        /* name -> DomainState* */
+    GHashTable *warned;        /* unlistable domain names logged, bounded */
 };
 
 /* How long a thread waits for another's listing or change: that one's

@@ -23,6 +23,7 @@ cpfs_view_new(CpfsDriver *drv, double cache_timeout)
     g_mutex_init(&view->lock);
     g_cond_init(&view->changed);
     view->states = g_hash_table_new(g_str_hash, g_str_equal);
+    view->warned = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     return view;
 }
 
@@ -46,6 +47,7 @@ cpfs_view_free(CpfsView *view)
     while (g_hash_table_iter_next(&iter, NULL, &st))
         state_free(st);
     g_hash_table_unref(view->states);
+    g_hash_table_unref(view->warned);
     cpfs_documents_free(view->docs);
     cpfs_domain_list_unref(view->list);
     g_mutex_clear(&view->lock);
@@ -147,6 +149,24 @@ prune_states(CpfsView *view, CpfsDomainList *list)
     }
 }
 
+/* Logs, once per name, the domains the list leaves out.  With the lock. */
+static void
+warn_unlisted(CpfsView *view, GPtrArray *names)
+{
+    for (guint i = 0; i < names->len; i++) {
+        const char *name = names->pdata[i];
+
+        if (cpfs_domain_name_is_listable(name) || g_hash_table_contains(view->warned, name))
+            continue;
+        /* Bounded: past it, a name is logged again at each listing. */
+        if (g_hash_table_size(view->warned) < 1024)
+            g_hash_table_add(view->warned, g_strdup(name));
+        cpfs_warn("domain '%.64s%s' is not listed: '.', '..' and names over %d bytes "
+                  "cannot be directories", name, strlen(name) > 64 ? "..." : "",
+                  CPFS_NAME_MAX);
+    }
+}
+
 int
 cpfs_view_domains(CpfsView *view, CpfsDomainList **list)
 {
@@ -178,6 +198,7 @@ cpfs_view_domains(CpfsView *view, CpfsDomainList **list)
         cpfs_domain_list_unref(view->list);
         view->list = cpfs_domain_list_new(names);
         view->list_built = started;
+        warn_unlisted(view, names);
         prune_states(view, view->list);
     }
     listing_end(view, &view->list_listing, rc);

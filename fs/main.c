@@ -202,6 +202,7 @@ run(int argc, char **argv)
     fs.readonly = opts.readonly;
     fs.kernel_timeout = opts.cache_timeout / 2;
     fs.mount_time = time(NULL);
+    fs.mount_point = mountpoint;
 
     se = fuse_session_new(&args, &cpfs_fs_ops, sizeof(cpfs_fs_ops), &fs);
     if (!se)

@@ -1,5 +1,6 @@
 /* The FUSE low-level operations: they turn an inode into a node kind once,
- * then dispatch, and translate between the kernel and the view. */
+ * then dispatch, and translate between the kernel and the view.  One table,
+ * cpfs_fs_ops; the operations live in fs/ by family (see fs/fs-internal.h). */
 #pragma once
 #include <fuse_lowlevel.h>
 #include <glib.h>
@@ -7,6 +8,8 @@
 
 #include "cache/view.h"
 #include "model/inodes.h"
+
+typedef struct _CpfsRelinker CpfsRelinker;
 
 typedef struct {
     CpfsView *view;
@@ -16,12 +19,16 @@ typedef struct {
     gboolean readonly;
     double kernel_timeout;   /* entry and attribute timeout handed to the kernel */
     time_t mount_time;
+    const char *mount_point;  /* absolute; the relinker looks things up there */
     struct fuse_session *se;  /* for invalidating the kernel's caches */
     /* Open file and directory handles.  The kernel sends RELEASE after
      * close() returns and may unmount before it arrives, so whatever is
      * still here when the session ends is freed by cpfs_fs_clear. */
     GMutex handles_lock;
     GHashTable *handles;     /* handle -> its free function */
+    /* Moves the kernel's entries of checkpoints that an rmdir moved up
+     * (fs/notify.c); private to it. */
+    CpfsRelinker *relinker;
 } CpfsFs;
 
 void cpfs_fs_init(CpfsFs *fs);

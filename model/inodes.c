@@ -7,9 +7,9 @@ typedef struct {
     guint64 nlookup;
     char *key;
     CpfsNodeId id;
-    gint64 noted_size;   /* -1: none told */
-    guint64 doc_hash;    /* of the document the page cache may hold; 0 none */
-    gboolean uncacheable;
+    GList *idle_link;          /* in idle while made by assign and not looked up */
+    gpointer payload;          /* the table user's, see cpfs_inode_table_with_payload */
+    GDestroyNotify payload_destroy;
 } InodeEntry;
 
 struct _CpfsInodeTable {
@@ -17,7 +17,50 @@ struct _CpfsInodeTable {
     guint64 next_ino;
     GHashTable *by_key;   /* key -> InodeEntry*, attached entries only */
     GHashTable *by_ino;   /* &ino -> InodeEntry*, owns the entries */
+    GQueue idle;          /* InodeEntry*, most recently assigned first */
 };
+
+CpfsNodeId
+cpfs_node_id_root(void)
+{
+    return (CpfsNodeId){ .kind = CPFS_NODE_ROOT };
+}
+
+CpfsNodeId
+cpfs_node_id_domain(const char *domain)
+{
+    return (CpfsNodeId){ .kind = CPFS_NODE_DOMAIN, .domain = (char *)domain };
+}
+
+CpfsNodeId
+cpfs_node_id_domain_xml(const char *domain)
+{
+    return (CpfsNodeId){ .kind = CPFS_NODE_DOMAIN_XML, .domain = (char *)domain };
+}
+
+CpfsNodeId
+cpfs_node_id_checkpoint(const char *domain, const char *checkpoint, guint64 serial)
+{
+    return (CpfsNodeId){ .kind = CPFS_NODE_CHECKPOINT, .domain = (char *)domain,
+                         .checkpoint = (char *)checkpoint, .serial = serial };
+}
+
+CpfsNodeId
+cpfs_node_id_checkpoint_xml(const char *domain, const char *checkpoint, guint64 serial,
+                            guint64 doc_version)
+{
+    return (CpfsNodeId){ .kind = CPFS_NODE_CHECKPOINT_XML, .domain = (char *)domain,
+                         .checkpoint = (char *)checkpoint, .serial = serial,
+                         .doc_version = doc_version };
+}
+
+void
+cpfs_node_id_copy(CpfsNodeId *out, const CpfsNodeId *src)
+{
+    *out = *src;
+    out->domain = g_strdup(src->domain);
+    out->checkpoint = g_strdup(src->checkpoint);
+}
 
 void
 cpfs_node_id_clear(CpfsNodeId *id)
@@ -34,9 +77,10 @@ cpfs_node_is_dir(CpfsNodeKind kind)
 
 /* Names hold any byte but NUL, so NUL separates the parts of the key. */
 static char *
-node_key(const CpfsNodeId *id, gsize *len)
+node_key(const CpfsNodeId *id)
 {
     GString *key = g_string_new(NULL);
+    gsize len;
 
     g_string_append_c(key, (char)('0' + id->kind));
     g_string_append_c(key, '\0');
@@ -48,9 +92,9 @@ node_key(const CpfsNodeId *id, gsize *len)
     g_string_append_c(key, '\0');
     g_string_append_len(key, (const char *)&id->serial, sizeof(id->serial));
     g_string_append_len(key, (const char *)&id->doc_version, sizeof(id->doc_version));
-    *len = key->len;
+    len = key->len;
     /* Store the length up front so hashing and comparing see all parts. */
-    g_string_prepend_len(key, (const char *)len, sizeof(*len));
+    g_string_prepend_len(key, (const char *)&len, sizeof(len));
     return g_string_free(key, FALSE);
 }
 
@@ -80,6 +124,8 @@ key_equal(gconstpointer a, gconstpointer b)
 static void
 entry_free(InodeEntry *entry)
 {
+    if (entry->payload && entry->payload_destroy)
+        entry->payload_destroy(entry->payload);
     cpfs_node_id_clear(&entry->id);
     g_free(entry->key);
     g_free(entry);
@@ -92,14 +138,36 @@ entry_new(CpfsInodeTable *table, const CpfsNodeId *id, char *key)
 
     entry->ino = table->next_ino++;
     entry->key = key;
-    entry->id.kind = id->kind;
-    entry->id.domain = g_strdup(id->domain);
-    entry->id.checkpoint = g_strdup(id->checkpoint);
-    entry->id.serial = id->serial;
-    entry->id.doc_version = id->doc_version;
-    entry->noted_size = -1;
+    cpfs_node_id_copy(&entry->id, id);
     g_hash_table_insert(table->by_key, entry->key, entry);
     g_hash_table_insert(table->by_ino, &entry->ino, entry);
+    return entry;
+}
+
+/* Removes ENTRY from the table and frees it; the lock is held. */
+static void
+entry_remove(CpfsInodeTable *table, InodeEntry *entry)
+{
+    guint64 ino = entry->ino;
+
+    if (entry->idle_link)
+        g_queue_delete_link(&table->idle, entry->idle_link);
+    g_hash_table_remove(table->by_key, entry->key);
+    g_hash_table_remove(table->by_ino, &ino);  /* frees the entry */
+}
+
+/* The entry of ID, created if needed; the lock is held. */
+static InodeEntry *
+entry_find_or_new(CpfsInodeTable *table, const CpfsNodeId *id, gboolean *created)
+{
+    char *key = node_key(id);
+    InodeEntry *entry = g_hash_table_lookup(table->by_key, key);
+
+    *created = entry == NULL;
+    if (entry)
+        g_free(key);
+    else
+        entry = entry_new(table, id, key);
     return entry;
 }
 
@@ -107,16 +175,16 @@ CpfsInodeTable *
 cpfs_inode_table_new(void)
 {
     CpfsInodeTable *table = g_new0(CpfsInodeTable, 1);
-    CpfsNodeId root = { .kind = CPFS_NODE_ROOT };
-    gsize len;
+    CpfsNodeId root = cpfs_node_id_root();
 
     g_mutex_init(&table->lock);
+    g_queue_init(&table->idle);
     table->next_ino = CPFS_ROOT_INO;
     table->by_key = g_hash_table_new(key_hash, key_equal);
     table->by_ino = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL,
                                           (GDestroyNotify)entry_free);
     /* The kernel never forgets the root. */
-    entry_new(table, &root, node_key(&root, &len))->nlookup = 1;
+    entry_new(table, &root, node_key(&root))->nlookup = 1;
     return table;
 }
 
@@ -125,6 +193,7 @@ cpfs_inode_table_free(CpfsInodeTable *table)
 {
     if (!table)
         return;
+    g_queue_clear(&table->idle);
     g_hash_table_unref(table->by_key);
     g_hash_table_unref(table->by_ino);
     g_mutex_clear(&table->lock);
@@ -132,19 +201,18 @@ cpfs_inode_table_free(CpfsInodeTable *table)
 }
 
 guint64
-cpfs_inode_table_ref(CpfsInodeTable *table, const CpfsNodeId *id)
+cpfs_inode_table_add_lookup(CpfsInodeTable *table, const CpfsNodeId *id)
 {
-    gsize len;
-    char *key = node_key(id, &len);
     InodeEntry *entry;
+    gboolean created;
     guint64 ino;
 
     g_mutex_lock(&table->lock);
-    entry = g_hash_table_lookup(table->by_key, key);
-    if (entry)
-        g_free(key);
-    else
-        entry = entry_new(table, id, key);
+    entry = entry_find_or_new(table, id, &created);
+    if (entry->idle_link) {
+        g_queue_delete_link(&table->idle, entry->idle_link);
+        entry->idle_link = NULL;
+    }
     entry->nlookup++;
     ino = entry->ino;
     g_mutex_unlock(&table->lock);
@@ -152,12 +220,35 @@ cpfs_inode_table_ref(CpfsInodeTable *table, const CpfsNodeId *id)
 }
 
 guint64
+cpfs_inode_table_assign(CpfsInodeTable *table, const CpfsNodeId *id)
+{
+    InodeEntry *entry;
+    gboolean created;
+    guint64 ino;
+
+    g_mutex_lock(&table->lock);
+    entry = entry_find_or_new(table, id, &created);
+    ino = entry->ino;
+    if (entry->idle_link) {
+        /* Shown again: the most recent now. */
+        g_queue_unlink(&table->idle, entry->idle_link);
+        g_queue_push_head_link(&table->idle, entry->idle_link);
+    } else if (created) {
+        g_queue_push_head(&table->idle, entry);
+        entry->idle_link = table->idle.head;
+        if (table->idle.length > CPFS_INODES_IDLE_MAX)
+            entry_remove(table, g_queue_peek_tail(&table->idle));
+    }
+    g_mutex_unlock(&table->lock);
+    return ino;
+}
+
+guint64
 cpfs_inode_table_peek(CpfsInodeTable *table, const CpfsNodeId *id)
 {
-    gsize len;
-    g_autofree char *key = node_key(id, &len);
+    g_autofree char *key = node_key(id);
     InodeEntry *entry;
-    guint64 ino = 0;
+    guint64 ino = CPFS_INO_UNKNOWN;
 
     g_mutex_lock(&table->lock);
     entry = g_hash_table_lookup(table->by_key, key);
@@ -174,13 +265,8 @@ cpfs_inode_table_get(CpfsInodeTable *table, guint64 ino, CpfsNodeId *out)
 
     g_mutex_lock(&table->lock);
     entry = g_hash_table_lookup(table->by_ino, &ino);
-    if (entry) {
-        out->kind = entry->id.kind;
-        out->domain = g_strdup(entry->id.domain);
-        out->checkpoint = g_strdup(entry->id.checkpoint);
-        out->serial = entry->id.serial;
-        out->doc_version = entry->id.doc_version;
-    }
+    if (entry)
+        cpfs_node_id_copy(out, &entry->id);
     g_mutex_unlock(&table->lock);
     return entry != NULL;
 }
@@ -194,14 +280,27 @@ cpfs_inode_table_forget(CpfsInodeTable *table, guint64 ino, guint64 nlookup)
         return;
     g_mutex_lock(&table->lock);
     entry = g_hash_table_lookup(table->by_ino, &ino);
-    if (entry) {
+    /* An idle entry holds no lookup the kernel could forget. */
+    if (entry && !entry->idle_link) {
         entry->nlookup -= MIN(nlookup, entry->nlookup);
-        if (entry->nlookup == 0) {
-            g_hash_table_remove(table->by_key, entry->key);
-            g_hash_table_remove(table->by_ino, &ino);  /* frees the entry */
-        }
+        if (entry->nlookup == 0)
+            entry_remove(table, entry);
     }
     g_mutex_unlock(&table->lock);
+}
+
+guint64
+cpfs_inode_table_lookups(CpfsInodeTable *table, guint64 ino)
+{
+    InodeEntry *entry;
+    guint64 n = 0;
+
+    g_mutex_lock(&table->lock);
+    entry = g_hash_table_lookup(table->by_ino, &ino);
+    if (entry)
+        n = entry->nlookup;
+    g_mutex_unlock(&table->lock);
+    return n;
 }
 
 guint
@@ -215,53 +314,16 @@ cpfs_inode_table_count(CpfsInodeTable *table)
     return n;
 }
 
-void
-cpfs_inode_table_note_size(CpfsInodeTable *table, guint64 ino, gint64 size)
+gboolean
+cpfs_inode_table_with_payload(CpfsInodeTable *table, guint64 ino, CpfsInodePayloadFunc func,
+                              gpointer data)
 {
     InodeEntry *entry;
 
     g_mutex_lock(&table->lock);
     entry = g_hash_table_lookup(table->by_ino, &ino);
     if (entry)
-        entry->noted_size = size;
+        func(&entry->payload, &entry->payload_destroy, data);
     g_mutex_unlock(&table->lock);
-}
-
-gint64
-cpfs_inode_table_noted_size(CpfsInodeTable *table, guint64 ino)
-{
-    InodeEntry *entry;
-    gint64 size = -1;
-
-    g_mutex_lock(&table->lock);
-    entry = g_hash_table_lookup(table->by_ino, &ino);
-    if (entry)
-        size = entry->noted_size;
-    g_mutex_unlock(&table->lock);
-    return size;
-}
-
-CpfsPagePolicy
-cpfs_inode_table_open_document(CpfsInodeTable *table, guint64 ino, gint64 len, guint64 hash)
-{
-    CpfsPagePolicy policy = CPFS_PAGES_BYPASS;
-    InodeEntry *entry;
-
-    g_mutex_lock(&table->lock);
-    entry = g_hash_table_lookup(table->by_ino, &ino);
-    if (!entry || entry->uncacheable || entry->noted_size < 0) {
-        /* nothing known: bypass, and keep whatever else holds */
-    } else if (entry->noted_size != len || (entry->doc_hash && entry->doc_hash != hash)) {
-        /* The document changed under one version: the kernel's size or
-         * pages are of another.  Rare (a redefinition from outside that
-         * kept the parent); reading through the daemon is always right. */
-        entry->uncacheable = TRUE;
-    } else if (entry->doc_hash == hash) {
-        policy = CPFS_PAGES_KEEP;
-    } else {
-        entry->doc_hash = hash;
-        policy = CPFS_PAGES_REFILL;
-    }
-    g_mutex_unlock(&table->lock);
-    return policy;
+    return entry != NULL;
 }

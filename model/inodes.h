@@ -2,8 +2,11 @@
  *
  * A node is named by what it is, not by its path: checkpoint names are unique
  * per domain, so a checkpoint keeps its inode when libvirt moves it to another
- * parent.  Numbers are never reused, and an entry lives while the kernel
- * holds lookups on it. */
+ * parent.  Numbers are never reused.  An entry lives while the kernel holds
+ * lookups on it.  One made for readdir, which the kernel holds no lookup on,
+ * is kept among the CPFS_INODES_IDLE_MAX most recent such ("idle"), so that
+ * a stat after the readdir finds the number readdir showed, and the table
+ * stays bounded. */
 #pragma once
 #include <glib.h>
 
@@ -16,6 +19,10 @@ typedef enum {
 } CpfsNodeKind;
 
 #define CPFS_ROOT_INO 1
+/* No inode: what peek answers for a node without one. */
+#define CPFS_INO_UNKNOWN 0
+/* How many idle entries (made by assign, never looked up) the table keeps. */
+#define CPFS_INODES_IDLE_MAX 4096
 
 typedef struct {
     CpfsNodeKind kind;
@@ -28,6 +35,17 @@ typedef struct {
     guint64 doc_version;
 } CpfsNodeId;
 
+/* Borrowed identities: they point at the caller's strings, which must
+ * outlive them; never clear one.  cpfs_node_id_copy makes an owned one. */
+CpfsNodeId cpfs_node_id_root(void);
+CpfsNodeId cpfs_node_id_domain(const char *domain);
+CpfsNodeId cpfs_node_id_domain_xml(const char *domain);
+CpfsNodeId cpfs_node_id_checkpoint(const char *domain, const char *checkpoint, guint64 serial);
+CpfsNodeId cpfs_node_id_checkpoint_xml(const char *domain, const char *checkpoint,
+                                       guint64 serial, guint64 doc_version);
+/* Fills *OUT with an owned copy of SRC (*OUT is overwritten, not cleared). */
+void cpfs_node_id_copy(CpfsNodeId *out, const CpfsNodeId *src);
+/* Frees the strings of an owned identity; safe twice. */
 void cpfs_node_id_clear(CpfsNodeId *id);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(CpfsNodeId, cpfs_node_id_clear)
 
@@ -39,29 +57,27 @@ CpfsInodeTable *cpfs_inode_table_new(void);
 void cpfs_inode_table_free(CpfsInodeTable *table);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(CpfsInodeTable, cpfs_inode_table_free)
 
-/* The inode of ID, created if needed, with one more lookup counted. */
-guint64 cpfs_inode_table_ref(CpfsInodeTable *table, const CpfsNodeId *id);
-/* The inode of ID without counting a lookup; 0 when it has none. */
+/* The inode of ID, created if needed, with one more kernel lookup counted. */
+guint64 cpfs_inode_table_add_lookup(CpfsInodeTable *table, const CpfsNodeId *id);
+/* The inode of ID, created if needed, without counting a lookup (for
+ * readdir, which shows a number the kernel does not hold). */
+guint64 cpfs_inode_table_assign(CpfsInodeTable *table, const CpfsNodeId *id);
+/* The inode of ID, never created; CPFS_INO_UNKNOWN when it has none. */
 guint64 cpfs_inode_table_peek(CpfsInodeTable *table, const CpfsNodeId *id);
 /* Copies the identity of INO into OUT; FALSE when INO is unknown. */
 gboolean cpfs_inode_table_get(CpfsInodeTable *table, guint64 ino, CpfsNodeId *out);
-/* Drops NLOOKUP lookups; the entry goes when none remain. */
+/* Drops NLOOKUP kernel lookups; the entry goes when none remain. */
 void cpfs_inode_table_forget(CpfsInodeTable *table, guint64 ino, guint64 nlookup);
+/* Kernel lookups held on INO; 0 when unknown. */
+guint64 cpfs_inode_table_lookups(CpfsInodeTable *table, guint64 ino);
+/* Entries, the root and idle ones included. */
 guint cpfs_inode_table_count(CpfsInodeTable *table);
 
-/* What the kernel's page cache may do for one open of a file. */
-typedef enum {
-    CPFS_PAGES_KEEP,     /* keep what it holds: the same document */
-    CPFS_PAGES_REFILL,   /* drop what it holds, then cache this document */
-    CPFS_PAGES_BYPASS,   /* not be used: every read asks the daemon */
-} CpfsPagePolicy;
-
-/* Records the file size last told to the kernel for INO. */
-void cpfs_inode_table_note_size(CpfsInodeTable *table, guint64 ino, gint64 size);
-/* That size; -1 when none was told. */
-gint64 cpfs_inode_table_noted_size(CpfsInodeTable *table, guint64 ino);
-/* INO is opened on a document of LEN bytes with content hash HASH.  The page
- * cache is used only while every document served for INO is the same and
- * has the size the kernel was told; after one that is not, never again. */
-CpfsPagePolicy cpfs_inode_table_open_document(CpfsInodeTable *table, guint64 ino,
-                                              gint64 len, guint64 hash);
+/* What a user of the table keeps per inode: FUNC gets the entry's slot,
+ * NULL at first; whatever it leaves there is freed with *DESTROY when the
+ * entry goes.  Runs under the table's lock: keep it short, call nothing
+ * that takes the lock. */
+typedef void (*CpfsInodePayloadFunc)(gpointer *payload, GDestroyNotify *destroy, gpointer data);
+/* Runs FUNC on INO's payload; FALSE (and FUNC not run) when INO is unknown. */
+gboolean cpfs_inode_table_with_payload(CpfsInodeTable *table, guint64 ino,
+                                       CpfsInodePayloadFunc func, gpointer data);

@@ -34,3 +34,25 @@ cpfs_name_check(const char *name)
         return -EINVAL;
     return 0;
 }
+
+const char *
+cpfs_name_refusal(int rc)
+{
+    switch (rc) {
+    case -ENAMETOOLONG:
+        return "name longer than " G_STRINGIFY(CPFS_NAME_MAX) " bytes";
+    case -EEXIST:
+        return "'" CPFS_XML_NAME "' is the name of the description file";
+    default:
+        return "a name must match [A-Za-z0-9_-][A-Za-z0-9_.-]*";
+    }
+}
+
+gboolean
+cpfs_domain_name_is_listable(const char *name)
+{
+    gsize len = strlen(name);
+
+    return len > 0 && len <= CPFS_NAME_MAX && strcmp(name, ".") != 0 && strcmp(name, "..") != 0 &&
+           !strchr(name, '/');
+}

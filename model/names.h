@@ -15,3 +15,10 @@ int cpfs_name_check(const char *name);
 
 /* TRUE when NAME matches libvirt's name schema (length not checked). */
 gboolean cpfs_name_is_valid(const char *name);
+
+/* Why cpfs_name_check refused with RC, for a log line. */
+const char *cpfs_name_refusal(int rc);
+
+/* TRUE when a domain called NAME can be shown as a directory: not "." or
+ * "..", no '/', at most CPFS_NAME_MAX bytes (what statfs promises). */
+gboolean cpfs_domain_name_is_listable(const char *name);

@@ -4,19 +4,6 @@
 #include <errno.h>
 #include <string.h>
 
-static const char *
-name_refusal(int rc)
-{
-    switch (rc) {
-    case -ENAMETOOLONG:
-        return "the name is longer than " G_STRINGIFY(CPFS_NAME_MAX) " bytes";
-    case -EEXIST:
-        return "'" CPFS_XML_NAME "' is the name of the description file";
-    default:
-        return "a name must match [A-Za-z0-9_-][A-Za-z0-9_.-]*";
-    }
-}
-
 int
 cpfs_rules_mkdir(CpfsCheckpointTree *tree, const char *parent, guint64 parent_serial,
                  const char *name, const char **why)
@@ -25,7 +12,7 @@ cpfs_rules_mkdir(CpfsCheckpointTree *tree, const char *parent, guint64 parent_se
     int rc = cpfs_name_check(name);
 
     if (rc < 0) {
-        *why = name_refusal(rc);
+        *why = cpfs_name_refusal(rc);
         return rc;
     }
     if (!tree)

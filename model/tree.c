@@ -349,6 +349,11 @@ cpfs_domain_list_new(GPtrArray *names)
     for (guint i = 0; names && i < names->len; i++) {
         char *name = g_strdup(g_ptr_array_index(names, i));
 
+        /* Unlistable names are left out (the view says so in its log). */
+        if (!cpfs_domain_name_is_listable(name)) {
+            g_free(name);
+            continue;
+        }
         if (g_hash_table_contains(list->set, name)) {
             g_free(name);
             continue;

@@ -28,7 +28,7 @@ test_inode_root(void)
     g_assert_null(out.domain);
     g_assert_null(out.checkpoint);
 
-    g_assert_cmpuint(cpfs_inode_table_ref(table, &root), ==, CPFS_ROOT_INO);
+    g_assert_cmpuint(cpfs_inode_table_add_lookup(table, &root), ==, CPFS_ROOT_INO);
     g_assert_cmpuint(cpfs_inode_table_count(table), ==, 1);
 
     /* Forgetting the root does nothing, however often. */
@@ -43,7 +43,7 @@ test_inode_root(void)
     /* Other identities never get 1. */
     {
         CpfsNodeId dom = node_id(CPFS_NODE_DOMAIN, "test", NULL);
-        guint64 ino = cpfs_inode_table_ref(table, &dom);
+        guint64 ino = cpfs_inode_table_add_lookup(table, &dom);
 
         g_assert_cmpuint(ino, >, CPFS_ROOT_INO);
     }
@@ -57,8 +57,8 @@ test_inode_same(void)
     g_autofree char *dom_copy = g_strdup("dom");
     g_autofree char *cp_copy = g_strdup("cp");
     CpfsNodeId same = node_id(CPFS_NODE_CHECKPOINT, dom_copy, cp_copy);
-    guint64 first = cpfs_inode_table_ref(table, &id);
-    guint64 second = cpfs_inode_table_ref(table, &same);
+    guint64 first = cpfs_inode_table_add_lookup(table, &id);
+    guint64 second = cpfs_inode_table_add_lookup(table, &same);
 
     g_assert_cmpuint(first, !=, 0);
     g_assert_cmpuint(first, !=, CPFS_ROOT_INO);
@@ -103,7 +103,7 @@ test_inode_distinct(void)
     guint64 inos[G_N_ELEMENTS(ids)];
 
     for (gsize i = 0; i < G_N_ELEMENTS(ids); i++) {
-        inos[i] = cpfs_inode_table_ref(table, &ids[i]);
+        inos[i] = cpfs_inode_table_add_lookup(table, &ids[i]);
         g_assert_cmpuint(inos[i], >, CPFS_ROOT_INO);
         for (gsize j = 0; j < i; j++) {
             if (inos[i] == inos[j]) {
@@ -123,7 +123,7 @@ test_inode_distinct(void)
         g_auto(CpfsNodeId) out = { 0 };
 
         g_assert_cmpuint(cpfs_inode_table_peek(table, &ids[i]), ==, inos[i]);
-        g_assert_cmpuint(cpfs_inode_table_ref(table, &ids[i]), ==, inos[i]);
+        g_assert_cmpuint(cpfs_inode_table_add_lookup(table, &ids[i]), ==, inos[i]);
         g_assert_true(cpfs_inode_table_get(table, inos[i], &out));
         g_assert_cmpint(out.kind, ==, ids[i].kind);
         g_assert_cmpstr(out.domain, ==, ids[i].domain);
@@ -139,7 +139,7 @@ test_inode_get_copies(void)
     char dom[] = "dom";
     char cp[] = "cp";
     CpfsNodeId id = node_id(CPFS_NODE_CHECKPOINT_XML, dom, cp);
-    guint64 ino = cpfs_inode_table_ref(table, &id);
+    guint64 ino = cpfs_inode_table_add_lookup(table, &id);
     g_auto(CpfsNodeId) out = { 0 };
     g_auto(CpfsNodeId) out2 = { 0 };
 
@@ -187,9 +187,9 @@ test_inode_forget(void)
     g_auto(CpfsNodeId) out = { 0 };
     guint64 ino_a, ino_a2, ino_b, ino_a3;
 
-    ino_a = cpfs_inode_table_ref(table, &a);
-    g_assert_cmpuint(cpfs_inode_table_ref(table, &a), ==, ino_a);
-    g_assert_cmpuint(cpfs_inode_table_ref(table, &a), ==, ino_a);
+    ino_a = cpfs_inode_table_add_lookup(table, &a);
+    g_assert_cmpuint(cpfs_inode_table_add_lookup(table, &a), ==, ino_a);
+    g_assert_cmpuint(cpfs_inode_table_add_lookup(table, &a), ==, ino_a);
     g_assert_cmpuint(cpfs_inode_table_count(table), ==, 2);
 
     /* three lookups: two forgotten, one left */
@@ -211,29 +211,29 @@ test_inode_forget(void)
     g_assert_cmpuint(cpfs_inode_table_count(table), ==, 1);
 
     /* numbers are never reused */
-    ino_a2 = cpfs_inode_table_ref(table, &a);
+    ino_a2 = cpfs_inode_table_add_lookup(table, &a);
     g_assert_cmpuint(ino_a2, !=, ino_a);
     g_assert_cmpuint(ino_a2, >, ino_a);
-    ino_b = cpfs_inode_table_ref(table, &b);
+    ino_b = cpfs_inode_table_add_lookup(table, &b);
     g_assert_cmpuint(ino_b, !=, ino_a);
     g_assert_cmpuint(ino_b, !=, ino_a2);
     cpfs_inode_table_forget(table, ino_a2, 1);
     cpfs_inode_table_forget(table, ino_b, 1);
-    ino_a3 = cpfs_inode_table_ref(table, &a);
+    ino_a3 = cpfs_inode_table_add_lookup(table, &a);
     g_assert_cmpuint(ino_a3, >, ino_b);
     g_assert_cmpuint(ino_a3, !=, ino_a);
     g_assert_cmpuint(ino_a3, !=, ino_a2);
 
     /* forgetting more than counted removes the entry */
-    g_assert_cmpuint(cpfs_inode_table_ref(table, &a), ==, ino_a3);
+    g_assert_cmpuint(cpfs_inode_table_add_lookup(table, &a), ==, ino_a3);
     cpfs_inode_table_forget(table, ino_a3, 100);
     g_assert_cmpuint(cpfs_inode_table_peek(table, &a), ==, 0);
     g_assert_cmpuint(cpfs_inode_table_count(table), ==, 1);
 
     /* forgetting one entry leaves others alone */
     {
-        guint64 x = cpfs_inode_table_ref(table, &a);
-        guint64 y = cpfs_inode_table_ref(table, &b);
+        guint64 x = cpfs_inode_table_add_lookup(table, &a);
+        guint64 y = cpfs_inode_table_add_lookup(table, &b);
 
         cpfs_inode_table_forget(table, x, 1);
         g_assert_cmpuint(cpfs_inode_table_peek(table, &b), ==, y);
@@ -255,7 +255,7 @@ test_inode_peek(void)
 
     /* peek does not count a lookup: one ref, many peeks, one forget */
     {
-        guint64 ino = cpfs_inode_table_ref(table, &id);
+        guint64 ino = cpfs_inode_table_add_lookup(table, &id);
 
         for (int i = 0; i < 5; i++)
             g_assert_cmpuint(cpfs_inode_table_peek(table, &id), ==, ino);
@@ -308,7 +308,7 @@ inode_worker(gpointer data)
             cpfs_inode_table_forget(sh->table, inos[k], n);
             held[k] -= n;
         } else {
-            guint64 ino = cpfs_inode_table_ref(sh->table, &sh->ids[k]);
+            guint64 ino = cpfs_inode_table_add_lookup(sh->table, &sh->ids[k]);
 
             /* While this thread holds a lookup the number cannot change. */
             if (held[k])
@@ -334,7 +334,7 @@ inode_worker(gpointer data)
     }
     for (guint k = 0; k < N_IDS; k++) {
         for (guint n = 0; n < k + 1; n++)
-            cpfs_inode_table_ref(sh->table, &sh->ids[k]);
+            cpfs_inode_table_add_lookup(sh->table, &sh->ids[k]);
     }
     return NULL;
 }
@@ -381,55 +381,147 @@ test_inode_threads(void)
         g_free(names[k]);
 }
 
-/* The page cache may serve a file only while every document served for it
- * is the same one, of the size the kernel was told. */
+/* Readdir shows numbers the kernel holds no lookup on: they stay what a
+ * later lookup gets, and only the most recent CPFS_INODES_IDLE_MAX stay. */
 static void
-test_inode_pages(void)
+test_inode_assign(void)
 {
     g_autoptr(CpfsInodeTable) table = cpfs_inode_table_new();
-    CpfsNodeId v1 = node_id(CPFS_NODE_CHECKPOINT_XML, "dom", "cp");
-    CpfsNodeId v2 = v1;
-    guint64 a, b;
+    CpfsNodeId a = cpfs_node_id_domain("a");
+    guint64 ino = cpfs_inode_table_assign(table, &a);
+    guint64 first_idle;
 
-    v1.serial = v2.serial = 7;
-    v1.doc_version = 8;
-    v2.doc_version = 9;
-    a = cpfs_inode_table_ref(table, &v1);
-    b = cpfs_inode_table_ref(table, &v2);
-    g_assert_cmpuint(a, !=, b);
+    g_assert_cmpuint(ino, >, CPFS_ROOT_INO);
+    g_assert_cmpuint(cpfs_inode_table_assign(table, &a), ==, ino);
+    g_assert_cmpuint(cpfs_inode_table_lookups(table, ino), ==, 0);
+    /* the kernel cannot forget what it never looked up */
+    cpfs_inode_table_forget(table, ino, 1);
+    g_assert_cmpuint(cpfs_inode_table_peek(table, &a), ==, ino);
+    /* a lookup gets the number readdir showed, and counts */
+    g_assert_cmpuint(cpfs_inode_table_add_lookup(table, &a), ==, ino);
+    g_assert_cmpuint(cpfs_inode_table_lookups(table, ino), ==, 1);
+    /* assign does not count, and a looked-up entry is not idle */
+    g_assert_cmpuint(cpfs_inode_table_assign(table, &a), ==, ino);
+    g_assert_cmpuint(cpfs_inode_table_lookups(table, ino), ==, 1);
+    cpfs_inode_table_forget(table, ino, 1);
+    g_assert_cmpuint(cpfs_inode_table_peek(table, &a), ==, CPFS_INO_UNKNOWN);
 
-    /* No size told yet: the kernel's idea of the size is unknown. */
-    g_assert_cmpint(cpfs_inode_table_noted_size(table, a), ==, -1);
-    g_assert_cmpint(cpfs_inode_table_open_document(table, a, 100, 11), ==, CPFS_PAGES_BYPASS);
-    cpfs_inode_table_note_size(table, a, 100);
-    g_assert_cmpint(cpfs_inode_table_noted_size(table, a), ==, 100);
-    g_assert_cmpint(cpfs_inode_table_open_document(table, a, 100, 11), ==, CPFS_PAGES_REFILL);
-    g_assert_cmpint(cpfs_inode_table_open_document(table, a, 100, 11), ==, CPFS_PAGES_KEEP);
-    g_assert_cmpint(cpfs_inode_table_open_document(table, a, 100, 11), ==, CPFS_PAGES_KEEP);
-
-    /* Another document of the same size under the same inode: never cache
-     * this inode again, even when the first document comes back. */
-    g_assert_cmpint(cpfs_inode_table_open_document(table, a, 100, 12), ==, CPFS_PAGES_BYPASS);
-    g_assert_cmpint(cpfs_inode_table_open_document(table, a, 100, 11), ==, CPFS_PAGES_BYPASS);
-
-    /* Another size than the kernel was told: the same. */
-    cpfs_inode_table_note_size(table, b, 50);
-    g_assert_cmpint(cpfs_inode_table_open_document(table, b, 51, 13), ==, CPFS_PAGES_BYPASS);
-    g_assert_cmpint(cpfs_inode_table_open_document(table, b, 50, 13), ==, CPFS_PAGES_BYPASS);
-
-    /* Unknown inodes. */
-    g_assert_cmpint(cpfs_inode_table_open_document(table, 9999, 1, 1), ==, CPFS_PAGES_BYPASS);
-    g_assert_cmpint(cpfs_inode_table_noted_size(table, 9999), ==, -1);
-    cpfs_inode_table_note_size(table, 9999, 5);
-
-    /* The version is part of the identity, and get copies it. */
+    /* bounded: the oldest idle entries go */
     {
-        g_auto(CpfsNodeId) out = { 0 };
+        g_autofree char *name0 = g_strdup("d0");
+        CpfsNodeId d0 = cpfs_node_id_domain(name0);
 
-        g_assert_true(cpfs_inode_table_get(table, b, &out));
-        g_assert_cmpuint(out.doc_version, ==, 9);
-        g_assert_cmpuint(out.serial, ==, 7);
+        first_idle = cpfs_inode_table_assign(table, &d0);
+        for (guint i = 1; i < CPFS_INODES_IDLE_MAX + 30; i++) {
+            g_autofree char *name = g_strdup_printf("d%u", i);
+            CpfsNodeId d = cpfs_node_id_domain(name);
+
+            cpfs_inode_table_assign(table, &d);
+            /* d0 stays the most recent for a while, then MAX newer ones push it out */
+            if (i < 20)
+                g_assert_cmpuint(cpfs_inode_table_assign(table, &d0), ==, first_idle);
+        }
+        g_assert_cmpuint(cpfs_inode_table_count(table), ==, CPFS_INODES_IDLE_MAX + 1);
+        g_assert_cmpuint(cpfs_inode_table_peek(table, &d0), ==, CPFS_INO_UNKNOWN);
     }
+    /* entries the kernel holds are never evicted */
+    {
+        CpfsNodeId held = cpfs_node_id_domain("held");
+        guint64 h = cpfs_inode_table_add_lookup(table, &held);
+
+        for (guint i = 0; i < CPFS_INODES_IDLE_MAX + 10; i++) {
+            g_autofree char *name = g_strdup_printf("e%u", i);
+            CpfsNodeId e = cpfs_node_id_domain(name);
+
+            cpfs_inode_table_assign(table, &e);
+        }
+        g_assert_cmpuint(cpfs_inode_table_peek(table, &held), ==, h);
+        g_assert_cmpuint(cpfs_inode_table_count(table), ==, CPFS_INODES_IDLE_MAX + 2);
+    }
+}
+
+static void
+test_node_id_helpers(void)
+{
+    CpfsNodeId root = cpfs_node_id_root();
+    CpfsNodeId dom = cpfs_node_id_domain("d");
+    CpfsNodeId dxml = cpfs_node_id_domain_xml("d");
+    CpfsNodeId cp = cpfs_node_id_checkpoint("d", "c", 5);
+    CpfsNodeId cxml = cpfs_node_id_checkpoint_xml("d", "c", 5, 9);
+    g_auto(CpfsNodeId) copy = { 0 };
+    char name[] = "c";
+    CpfsNodeId borrowed = cpfs_node_id_checkpoint("d", name, 5);
+
+    g_assert_cmpint(root.kind, ==, CPFS_NODE_ROOT);
+    g_assert_null(root.domain);
+    g_assert_cmpint(dom.kind, ==, CPFS_NODE_DOMAIN);
+    g_assert_cmpstr(dom.domain, ==, "d");
+    g_assert_null(dom.checkpoint);
+    g_assert_cmpint(dxml.kind, ==, CPFS_NODE_DOMAIN_XML);
+    g_assert_cmpint(cp.kind, ==, CPFS_NODE_CHECKPOINT);
+    g_assert_cmpstr(cp.checkpoint, ==, "c");
+    g_assert_cmpuint(cp.serial, ==, 5);
+    g_assert_cmpuint(cp.doc_version, ==, 0);
+    g_assert_cmpint(cxml.kind, ==, CPFS_NODE_CHECKPOINT_XML);
+    g_assert_cmpuint(cxml.doc_version, ==, 9);
+
+    /* a copy owns its strings */
+    cpfs_node_id_copy(&copy, &borrowed);
+    name[0] = 'X';
+    g_assert_cmpstr(copy.checkpoint, ==, "c");
+    g_assert_true(copy.domain != borrowed.domain);
+    g_assert_cmpuint(copy.serial, ==, 5);
+    g_assert_cmpint(copy.kind, ==, CPFS_NODE_CHECKPOINT);
+}
+
+static void
+count_destroy(gpointer data)
+{
+    (*(int *)data)++;
+}
+
+static void
+set_payload(gpointer *payload, GDestroyNotify *destroy, gpointer data)
+{
+    g_assert_null(*payload);
+    *payload = data;
+    *destroy = count_destroy;
+}
+
+static void
+read_payload(gpointer *payload, GDestroyNotify *destroy G_GNUC_UNUSED, gpointer data)
+{
+    *(gpointer *)data = *payload;
+}
+
+/* A payload lives with its entry and is freed with it, once. */
+static void
+test_inode_payload(void)
+{
+    CpfsInodeTable *table = cpfs_inode_table_new();
+    CpfsNodeId a = cpfs_node_id_domain("a");
+    CpfsNodeId b = cpfs_node_id_domain("b");
+    int destroyed_a = 0, destroyed_b = 0;
+    gpointer got = NULL;
+    guint64 ia = cpfs_inode_table_add_lookup(table, &a);
+    guint64 ib = cpfs_inode_table_add_lookup(table, &b);
+
+    g_assert_false(cpfs_inode_table_with_payload(table, 9999, set_payload, &destroyed_a));
+    g_assert_true(cpfs_inode_table_with_payload(table, ia, set_payload, &destroyed_a));
+    g_assert_true(cpfs_inode_table_with_payload(table, ib, set_payload, &destroyed_b));
+    g_assert_true(cpfs_inode_table_with_payload(table, ia, read_payload, &got));
+    g_assert_true(got == &destroyed_a);
+    cpfs_inode_table_forget(table, ia, 1);
+    g_assert_cmpint(destroyed_a, ==, 1);
+    g_assert_cmpint(destroyed_b, ==, 0);
+    /* a new entry of the same identity starts without one */
+    ia = cpfs_inode_table_add_lookup(table, &a);
+    got = &got;
+    g_assert_true(cpfs_inode_table_with_payload(table, ia, read_payload, &got));
+    g_assert_null(got);
+    cpfs_inode_table_free(table);
+    g_assert_cmpint(destroyed_a, ==, 1);
+    g_assert_cmpint(destroyed_b, ==, 1);
 }
 
 static const TestCase tests[] = {
@@ -441,7 +533,9 @@ static const TestCase tests[] = {
     { "/inodes/peek", test_inode_peek },
     { "/inodes/is-dir", test_node_is_dir },
     { "/inodes/threads", test_inode_threads },
-    { "/inodes/pages", test_inode_pages },
+    { "/inodes/assign", test_inode_assign },
+    { "/inodes/node-id", test_node_id_helpers },
+    { "/inodes/payload", test_inode_payload },
 };
 
 int

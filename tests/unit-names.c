@@ -168,7 +168,37 @@ test_length(void)
     }
 }
 
+/* Which domain names can be directories: what libvirt's test driver
+ * accepts includes "." and "..", and names longer than statfs promises. */
+static void
+test_domain_listable(void)
+{
+    g_autofree char *max = repeat_char('d', CPFS_NAME_MAX);
+    g_autofree char *over = repeat_char('d', CPFS_NAME_MAX + 1);
+
+    g_assert_true(cpfs_domain_name_is_listable("test"));
+    g_assert_true(cpfs_domain_name_is_listable("...")); /* odd but a fine name */
+    g_assert_true(cpfs_domain_name_is_listable(".a"));
+    g_assert_true(cpfs_domain_name_is_listable("xml")); /* only checkpoints collide with xml */
+    g_assert_true(cpfs_domain_name_is_listable(max));
+    g_assert_false(cpfs_domain_name_is_listable(over));
+    g_assert_false(cpfs_domain_name_is_listable("."));
+    g_assert_false(cpfs_domain_name_is_listable(".."));
+    g_assert_false(cpfs_domain_name_is_listable(""));
+    g_assert_false(cpfs_domain_name_is_listable("a/b"));
+}
+
+static void
+test_refusal(void)
+{
+    g_assert_nonnull(strstr(cpfs_name_refusal(-ENAMETOOLONG), "247"));
+    g_assert_nonnull(strstr(cpfs_name_refusal(-EEXIST), "xml"));
+    g_assert_nonnull(strstr(cpfs_name_refusal(-EINVAL), "[A-Za-z0-9_-]"));
+}
+
 static const TestCase tests[] = {
+    { "/names/domain-listable", test_domain_listable },
+    { "/names/refusal", test_refusal },
     { "/names/valid", test_valid },
     { "/names/invalid", test_invalid },
     { "/names/every-byte", test_every_byte },

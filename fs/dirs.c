@@ -1,0 +1,233 @@
+/* Directories: listings for opendir, readdir and readdirplus. */
+#include "fs/fs-internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+typedef struct {
+    char *name;
+    CpfsNodeId id;
+} DirEntry;
+
+/* A directory listing: a reader paging through it sees one consistent list;
+ * a read from offset 0 after the first (rewinddir) lists afresh. */
+typedef struct {
+    CpfsNodeId dir;
+    GArray *entries;           /* DirEntry; [0] is ".", [1] is ".." */
+    CpfsCheckpointTree *tree;  /* the tree the entries came from, or NULL */
+    gboolean fresh;            /* built by opendir, not yet read from 0 */
+} DirHandle;
+
+static void
+dir_entry_clear(DirEntry *e)
+{
+    g_free(e->name);
+    cpfs_node_id_clear(&e->id);
+}
+
+static void
+dir_listing_clear(DirHandle *dh)
+{
+    g_clear_pointer(&dh->entries, g_array_unref);
+    g_clear_pointer(&dh->tree, cpfs_checkpoint_tree_unref);
+}
+
+static void
+dir_handle_free(DirHandle *dh)
+{
+    dir_listing_clear(dh);
+    cpfs_node_id_clear(&dh->dir);
+    g_free(dh);
+}
+
+static void
+add_dir_entry(GArray *entries, const char *name, const CpfsNodeId *id)
+{
+    DirEntry e = { .name = g_strdup(name) };
+
+    cpfs_node_id_copy(&e.id, id);
+    g_array_append_val(entries, e);
+}
+
+/* The root's entries: itself, and a domain directory per domain. */
+static void
+list_root(DirHandle *dh, CpfsDomainList *domains)
+{
+    GPtrArray *names = cpfs_domain_list_names(domains);
+    CpfsNodeId root = cpfs_node_id_root();
+
+    add_dir_entry(dh->entries, ".", &root);
+    add_dir_entry(dh->entries, "..", &root);
+    for (guint i = 0; i < names->len; i++) {
+        CpfsNodeId id = cpfs_node_id_domain(names->pdata[i]);
+
+        add_dir_entry(dh->entries, names->pdata[i], &id);
+    }
+}
+
+/* The entries of a domain or checkpoint directory AT (NULL: the domain). */
+static void
+list_checkpoints(DirHandle *dh, CpfsCheckpoint *at)
+{
+    const CpfsNodeId *dir = &dh->dir;
+    CpfsNodeId up = cpfs_node_id_domain(dir->domain);
+    CpfsNodeId xml = cpfs_node_id_domain_xml(dir->domain);
+    GPtrArray *children = cpfs_checkpoint_tree_children(dh->tree, at);
+
+    if (at && at->parent)
+        up = cpfs_node_id_checkpoint(dir->domain, at->parent->name, at->parent->serial);
+    else if (!at)
+        up = cpfs_node_id_root();
+    if (at)
+        xml = cpfs_node_id_checkpoint_xml(dir->domain, dir->checkpoint, at->serial,
+                                          at->doc_version);
+    add_dir_entry(dh->entries, ".", dir);
+    add_dir_entry(dh->entries, "..", &up);
+    add_dir_entry(dh->entries, CPFS_XML_NAME, &xml);
+    for (guint i = 0; i < children->len; i++) {
+        CpfsCheckpoint *cp = children->pdata[i];
+        CpfsNodeId id = cpfs_node_id_checkpoint(dir->domain, cp->name, cp->serial);
+
+        add_dir_entry(dh->entries, cp->name, &id);
+    }
+}
+
+/* (Re)builds DH's listing from the view's current state. */
+static int
+build_listing(CpfsFs *fs, DirHandle *dh)
+{
+    g_autoptr(CpfsDomainList) domains = NULL;
+    CpfsCheckpoint *at = NULL;
+    int rc;
+
+    dir_listing_clear(dh);
+    dh->entries = g_array_new(FALSE, TRUE, sizeof(DirEntry));
+    g_array_set_clear_func(dh->entries, (GDestroyNotify)dir_entry_clear);
+    if ((rc = cpfs_view_domains(fs->view, &domains)) < 0)
+        return rc;
+    if (dh->dir.kind == CPFS_NODE_ROOT) {
+        list_root(dh, domains);
+        return 0;
+    }
+    if (!cpfs_domain_list_contains(domains, dh->dir.domain))
+        return -ENOENT;
+    if ((rc = cpfs_view_checkpoints(fs->view, dh->dir.domain, &dh->tree)) < 0)
+        return rc;
+    if (dh->dir.kind == CPFS_NODE_CHECKPOINT && !(at = cpfs_fs_checkpoint_of(dh->tree, &dh->dir)))
+        return -ENOENT;
+    list_checkpoints(dh, at);
+    return 0;
+}
+
+void
+cpfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    CpfsFs *fs = cpfs_fs_of(req);
+    DirHandle *dh;
+    int rc;
+
+    dh = g_new0(DirHandle, 1);
+    if (!cpfs_fs_get_node(req, ino, &dh->dir)) {
+        dir_handle_free(dh);
+        return;
+    }
+    if (!cpfs_node_is_dir(dh->dir.kind)) {
+        dir_handle_free(dh);
+        fuse_reply_err(req, ENOTDIR);
+        return;
+    }
+    rc = build_listing(fs, dh);
+    if (rc < 0) {
+        dir_handle_free(dh);
+        fuse_reply_err(req, -rc);
+        return;
+    }
+    dh->fresh = TRUE;
+    fi->fh = (uintptr_t)dh;
+    cpfs_fs_handle_track(fs, dh, (GDestroyNotify)dir_handle_free);
+    if (fuse_reply_open(req, fi) != 0)
+        cpfs_fs_handle_release(fs, dh);
+}
+
+/* Adds entry I of DH to BUF (SIZE bytes, USED taken); FALSE when full. */
+static gboolean
+add_to_reply(fuse_req_t req, DirHandle *dh, guint i, char *buf, size_t size, size_t *used,
+             gboolean plus)
+{
+    CpfsFs *fs = cpfs_fs_of(req);
+    const DirEntry *e = &g_array_index(dh->entries, DirEntry, i);
+    struct fuse_entry_param ep = { 0 };
+    size_t need;
+
+    /* The number stat will show: the table keeps it for a while even if
+     * the kernel never looks the name up. */
+    ep.attr.st_ino = cpfs_inode_table_assign(fs->inodes, &e->id);
+    ep.attr.st_mode = cpfs_node_is_dir(e->id.kind) ? S_IFDIR : S_IFREG;
+    if (!plus) {
+        need = fuse_add_direntry(req, buf + *used, size - *used, e->name, &ep.attr, i + 1);
+        if (need > size - *used)
+            return FALSE;
+        *used += need;
+        return TRUE;
+    }
+    /* Full attributes only for checkpoint directories, which cost nothing
+     * here; the rest (".", "..", xml, domains) the kernel looks up when it
+     * needs them, so a walk never renders an XML document. */
+    need = fuse_add_direntry_plus(req, NULL, 0, e->name, &ep, i + 1);
+    if (need > size - *used)
+        return FALSE;
+    if (e->id.kind == CPFS_NODE_CHECKPOINT && i >= 2 && dh->tree &&
+        cpfs_fs_checkpoint_attr(fs, &e->id, dh->tree, CPFS_INO_UNKNOWN, &ep.attr) == 0) {
+        ep.ino = cpfs_inode_table_add_lookup(fs->inodes, &e->id);
+        ep.attr.st_ino = ep.ino;
+        ep.entry_timeout = fs->kernel_timeout;
+        ep.attr_timeout = fs->kernel_timeout;
+    }
+    *used += fuse_add_direntry_plus(req, buf + *used, size - *used, e->name, &ep, i + 1);
+    return TRUE;
+}
+
+static void
+do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi, gboolean plus)
+{
+    DirHandle *dh = (DirHandle *)(uintptr_t)fi->fh;
+    g_autofree char *buf = g_malloc(size);
+    size_t used = 0;
+
+    /* POSIX: after rewinddir, readdir shows the directory as it is now. */
+    if (off <= 0 && !dh->fresh) {
+        int rc = build_listing(cpfs_fs_of(req), dh);
+
+        if (rc < 0) {
+            fuse_reply_err(req, -rc);
+            return;
+        }
+    }
+    dh->fresh = FALSE;
+    for (guint i = (guint)MAX(off, 0); i < dh->entries->len; i++) {
+        if (!add_to_reply(req, dh, i, buf, size, &used, plus))
+            break;
+    }
+    fuse_reply_buf(req, buf, used);
+}
+
+void
+cpfs_op_readdir(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, size_t size, off_t off,
+                struct fuse_file_info *fi)
+{
+    do_readdir(req, size, off, fi, FALSE);
+}
+
+void
+cpfs_op_readdirplus(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, size_t size, off_t off,
+                    struct fuse_file_info *fi)
+{
+    do_readdir(req, size, off, fi, TRUE);
+}
+
+void
+cpfs_op_releasedir(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, struct fuse_file_info *fi)
+{
+    cpfs_fs_handle_release(cpfs_fs_of(req), (DirHandle *)(uintptr_t)fi->fh);
+    fuse_reply_err(req, 0);
+}

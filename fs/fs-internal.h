@@ -1,0 +1,117 @@
+/* What the files of fs/ share: one file per family of operations (attrs.c:
+ * attributes and lookup; dirs.c: directories; files.c: the xml files;
+ * changes.c: mkdir, rmdir and what is refused; notify.c: telling the kernel
+ * what changed), with ops.c holding the one operations table. */
+#pragma once
+#include <sys/stat.h>
+
+#include "fs/ops.h"
+#include "fs/pages.h"
+#include "util/log.h"
+#include "model/names.h"
+
+/* What an open xml file serves: one document, rendered at open. */
+typedef struct {
+    char *data;
+    size_t len;
+} XmlHandle;
+
+/* The one extended attribute: the root's count of libvirt calls so far, so
+ * that tests and curious administrators can see what a walk costs. */
+#define CPFS_XATTR_CALLS "user.checkpointfs.libvirt_calls"
+
+static inline CpfsFs *
+cpfs_fs_of(fuse_req_t req)
+{
+    return fuse_req_userdata(req);
+}
+
+/* ops.c: the handles the kernel holds, freed by cpfs_fs_clear if never released. */
+void cpfs_fs_handle_track(CpfsFs *fs, gpointer handle, GDestroyNotify free_func);
+/* Forgets HANDLE and frees it. */
+void cpfs_fs_handle_release(CpfsFs *fs, gpointer handle);
+
+/* attrs.c */
+/* The checkpoint ID stands for in TREE: visible, and the same incarnation. */
+CpfsCheckpoint *cpfs_fs_checkpoint_of(CpfsCheckpointTree *tree, const CpfsNodeId *id);
+/* Zeroes ST and fills what every node has: owner, mode, links, inode INO. */
+void cpfs_fs_fill_common(CpfsFs *fs, struct stat *st, guint64 ino, gboolean is_dir);
+void cpfs_fs_fill_times(struct stat *st, time_t t);
+/* Attributes of a checkpoint directory or its xml, from TREE. */
+int cpfs_fs_checkpoint_attr(CpfsFs *fs, const CpfsNodeId *id, CpfsCheckpointTree *tree,
+                            guint64 ino, struct stat *st);
+/* The identity of INO into *ID; on failure replies ESTALE and returns FALSE. */
+gboolean cpfs_fs_get_node(fuse_req_t req, fuse_ino_t ino, CpfsNodeId *id);
+/* Resolves NAME in directory PARENT into *CHILD; on failure replies with
+ * the errno and returns FALSE. */
+gboolean cpfs_fs_get_child(fuse_req_t req, fuse_ino_t parent, const char *name,
+                           CpfsNodeId *child);
+/* Answers with CHILD, whose attributes E holds, counting one lookup. */
+void cpfs_fs_send_entry(fuse_req_t req, const CpfsNodeId *child, struct fuse_entry_param *e);
+
+/* notify.c */
+/* Drops the kernel's attributes of DOMAIN's directory (time, link count);
+ * takes no directory lock, so it is safe inside mkdir and rmdir. */
+void cpfs_fs_domain_attrs_changed(CpfsFs *fs, const char *domain);
+/* What the kernel must hear after an rmdir of checkpoint ID in directory
+ * PARENT: the deleted one's xml, and the children it moves up. */
+typedef struct {
+    fuse_ino_t parent;
+    guint64 xml_ino;        /* of its current xml; CPFS_INO_UNKNOWN if none */
+    GPtrArray *moved;       /* CpfsNodeId* of its children */
+} CpfsRmdirNotice;
+/* Taken before the rmdir, while the tree still holds ID. */
+CpfsRmdirNotice *cpfs_rmdir_notice_new(CpfsFs *fs, fuse_ino_t parent, const CpfsNodeId *id);
+void cpfs_rmdir_notice_free(CpfsRmdirNotice *notice);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(CpfsRmdirNotice, cpfs_rmdir_notice_free)
+/* Tells the kernel after a successful rmdir.  Call only after replying: it
+ * takes the directory locks, which the request being answered may hold. */
+void cpfs_fs_rmdir_notify(CpfsFs *fs, const CpfsRmdirNotice *notice);
+/* Starts what notify.c needs; stops it, the session having ended. */
+void cpfs_fs_notify_init(CpfsFs *fs);
+void cpfs_fs_notify_clear(CpfsFs *fs);
+
+
+/* The operations, by family. */
+void cpfs_op_init(void *userdata, struct fuse_conn_info *conn);
+void cpfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+void cpfs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
+void cpfs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets);
+void cpfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void cpfs_op_access(fuse_req_t req, fuse_ino_t ino, int mask);
+void cpfs_op_statfs(fuse_req_t req, fuse_ino_t ino);
+
+void cpfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void cpfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                     struct fuse_file_info *fi);
+void cpfs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                         struct fuse_file_info *fi);
+void cpfs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+
+void cpfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void cpfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                  struct fuse_file_info *fi);
+void cpfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void cpfs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void cpfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+
+void cpfs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode);
+void cpfs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
+void cpfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+                     struct fuse_file_info *fi);
+void cpfs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
+void cpfs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+                    fuse_ino_t newparent, const char *newname, unsigned int flags);
+void cpfs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+                   dev_t rdev);
+void cpfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+                    struct fuse_file_info *fi);
+void cpfs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name);
+void cpfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname);
+void cpfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+                   struct fuse_file_info *fi);
+void cpfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+                      size_t size, int flags);
+void cpfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);
+void cpfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+void cpfs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
