@@ -7,7 +7,9 @@
 #   - set_fuse_conf TEXT replaces /etc/fuse.conf, which fusermount3 and
 #     checkpointfs read.
 # Nothing outside the namespace changes.  Provides, besides lib.sh:
-#   as_user CMD...        CMD as uid/gid 65534 with no supplementary groups
+#   as_user CMD...        CMD as uid/gid 65534 with no supplementary groups,
+#                         with $USER_ENV (NAME=VALUE words) added to its
+#                         environment
 #   user_mount ARGS...    checkpointfs -f ARGS $MNT as that user; returns once
 #                         mounted ($MNT belongs to the user)
 #   user_umount           fusermount3 -u as the user; the daemon exits 0
@@ -26,8 +28,10 @@ fi
 
 . "$TESTS_SRC/lib.sh"
 
+USER_ENV=
 as_user() {
-    setpriv --reuid=$USER_ID --regid=$USER_ID --clear-groups "$@"
+    # shellcheck disable=SC2086
+    setpriv --reuid=$USER_ID --regid=$USER_ID --clear-groups env $USER_ENV "$@"
 }
 
 chmod 755 "$SCRATCH"
