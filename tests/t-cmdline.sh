@@ -106,6 +106,11 @@ for flag in -V --version; do
     fi
 done
 pass "-V/--version print checkpointfs $version and the FUSE library version, exit 0"
+# The Debian package's version is the same (a native package: no revision).
+deb_version=$(sed -n '1s/^checkpointfs (\([^)]*\)).*/\1/p' "$TESTS_SRC/../debian/changelog")
+[ "$deb_version" = "$version" ] ||
+    fail "debian/changelog's version is '$deb_version', meson.build's is '$version'"
+pass "meson.build, -V and debian/changelog agree on $version"
 
 # --- every way of giving the URI -----------------------------------------
 # mount_with DESC URI DOMAINS -- ARGS...: mounts with ARGS, checks the listed
