@@ -66,7 +66,9 @@ pass "apt-get install ./checkpointfs_${version}_$arch.deb: binary, man page, exa
 # hide what may be there, so only the package's binary can answer.
 mkdir "$SCRATCH/empty"
 for d in /usr/local/sbin /usr/local/bin; do
-    [ -d "$d" ] && mount --bind "$SCRATCH/empty" "$d"
+    if [ -d "$d" ]; then
+        mount --bind "$SCRATCH/empty" "$d" || fail "cannot hide $d"
+    fi
 done
 mount -t fuse.checkpointfs test:///default "$MNT" || fail "mount -t fuse.checkpointfs failed"
 pid=$(daemon_pids "$MNT")
