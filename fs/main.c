@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -237,6 +239,21 @@ fuse_conf_allows_other(const char *path)
     return FALSE;
 }
 
+/* TRUE iff this process may mount by itself (root, or CAP_SYS_ADMIN), so
+ * that libfuse does not need fusermount3 and its rules. */
+static gboolean
+may_mount_directly(void)
+{
+    struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3 };
+    struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = { 0 };
+
+    if (getuid() == 0)
+        return TRUE;
+    if (syscall(SYS_capget, &header, data) != 0)
+        return FALSE;
+    return (data[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective & CAP_TO_MASK(CAP_SYS_ADMIN)) != 0;
+}
+
 /* Checks what fails the mount before libvirt is called.  Returns -1 when
  * all is well, else exit status 1 after a one-line error. */
 static int
@@ -250,7 +267,7 @@ check_before_connecting(const struct cpfs_options *opts, const char *mountpoint)
         return fail_startup("bad mount point '%s': %s", mountpoint, g_strerror(ENOTDIR));
     /* fusermount3 would refuse too, but only after we connected, and with
      * a message that does not say what to do. */
-    if (opts->allow_other && getuid() != 0 && !fuse_conf_allows_other(FUSE_CONF_PATH))
+    if (opts->allow_other && !may_mount_directly() && !fuse_conf_allows_other(FUSE_CONF_PATH))
         return fail_startup("-o allow_other: only root may use it unless %s has a line "
                             "'user_allow_other'", FUSE_CONF_PATH);
     return -1;

@@ -45,6 +45,19 @@ done
 # Checked before connecting: an unreachable libvirt is not what it reports.
 allow_other_fails "allow_other, libvirt unreachable" "qemu+unix:///system?socket=$SCRATCH/nosock"
 
+# A user with CAP_SYS_ADMIN mounts by itself, without fusermount3 and its
+# rules: allow_other works then without user_allow_other.
+if setpriv --help 2>&1 | grep -q ambient-caps; then
+    setpriv --reuid=$USER_ID --regid=$USER_ID --clear-groups \
+        --inh-caps=+sys_admin --ambient-caps=+sys_admin \
+        "$CHECKPOINTFS" -f -o allow_other test:///default "$MNT" >"$LOG" 2>&1 &
+    CPFS_PID=$!
+    wait_until 20 mounted "$MNT" || fail "uid $USER_ID with CAP_SYS_ADMIN could not mount with allow_other"
+    [ "$(ls "$MNT")" = test ] || fail "root cannot list the allow_other mount"
+    user_umount
+    pass "uid $USER_ID with CAP_SYS_ADMIN: allow_other needs no user_allow_other"
+fi
+
 # With user_allow_other (spaces and a comment around it, as fusermount3
 # accepts) the user's allow_other mount works, and root gets in.
 set_fuse_conf "# allow it
