@@ -14,9 +14,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+/* The system-wide libfuse configuration that fusermount3 reads. */
+#define FUSE_CONF_PATH "/etc/fuse.conf"
+#define CACHE_TIMEOUT_MAX 86400
 
 struct cpfs_options {
     char *uri;
@@ -26,17 +32,20 @@ struct cpfs_options {
     int show_help;
     int show_version;
     GPtrArray *positional;  /* [URI] MOUNTPOINT, in order */
+    char *error;            /* the first bad option, reported after parsing */
 };
 
-enum { KEY_HELP, KEY_VERSION };
+enum { KEY_URI, KEY_CACHE_TIMEOUT };
 
 #define CPFS_OPT(t, p, v) { t, offsetof(struct cpfs_options, p), v }
 
 static const struct fuse_opt cpfs_opts[] = {
-    CPFS_OPT("uri=%s", uri, 0),
-    CPFS_OPT("-c %s", uri, 0),
-    CPFS_OPT("--connect=%s", uri, 0),
-    CPFS_OPT("cache_timeout=%lf", cache_timeout, 0),
+    /* Keys, not offsets: a URI given twice or a bad number must be seen,
+     * where an offset would let the last one win silently. */
+    FUSE_OPT_KEY("uri=", KEY_URI),
+    FUSE_OPT_KEY("-c ", KEY_URI),
+    FUSE_OPT_KEY("--connect=", KEY_URI),
+    FUSE_OPT_KEY("cache_timeout=", KEY_CACHE_TIMEOUT),
     /* ro and allow_other matter to us and to the kernel: keep them. */
     CPFS_OPT("ro", readonly, 1),
     FUSE_OPT_KEY("ro", FUSE_OPT_KEY_KEEP),
@@ -69,22 +78,10 @@ usage(const char *progname)
            "\n", progname);
 }
 
-/* Positional arguments: [URI] MOUNTPOINT. */
-static int
-collect_positional(void *data, const char *arg, int key, struct fuse_args *outargs G_GNUC_UNUSED)
-{
-    struct cpfs_options *opts = data;
-
-    if (key == FUSE_OPT_KEY_NONOPT) {
-        g_ptr_array_add(opts->positional, g_strdup(arg));
-        return 0;
-    }
-    return 1;
-}
-
 static int
 fail_startup(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 
+/* Prints one "checkpointfs: ..." line on stderr; returns exit status 1. */
 static int
 fail_startup(const char *fmt, ...)
 {
@@ -98,170 +95,325 @@ fail_startup(const char *fmt, ...)
     return 1;
 }
 
-static int
-run(int argc, char **argv)
+/* Records the first bad option; later ones add nothing to a one-line error. */
+static void
+option_error(struct cpfs_options *opts, char *msg)
 {
-    struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-    struct cpfs_options opts = { .cache_timeout = 1.0 };
-    struct fuse_cmdline_opts cmd = { 0 };
-    g_autoptr(GPtrArray) positional = g_ptr_array_new_with_free_func(g_free);
-    g_autoptr(CpfsDriver) drv = NULL;
-    g_autoptr(CpfsInodeTable) inodes = NULL;
-    g_autofree char *error = NULL;
-    g_autofree char *mountpoint = NULL;
-    g_autofree char *fsname = NULL;
-    struct fuse_session *se = NULL;
-    CpfsView *view = NULL;
-    CpfsFs fs = { 0 };
-    struct stat st;
-    int ret = 1;
+    if (opts->error)
+        g_free(msg);
+    else
+        opts->error = msg;
+}
 
-    opts.positional = positional;
-    if (fuse_opt_parse(&args, &opts, cpfs_opts, collect_positional) == -1)
-        goto out_args;
+/* TRUE iff text is plain decimal seconds ("2", "0.5"), within the limits.
+ * strtod alone would take "1junk" as 1, "0x10" as 16 and "inf". */
+static gboolean
+parse_seconds(const char *text, double *seconds)
+{
+    size_t digits = strspn(text, "0123456789");
+    const char *rest = text + digits;
 
-    if (opts.show_version) {
-        printf("checkpointfs version %s\n", CPFS_VERSION);
-        printf("FUSE library version %s\n", fuse_pkgversion());
-        /* libfuse runs fusermount3 -V next, which writes to our stdout. */
-        fflush(stdout);
-        fuse_lowlevel_version();
-        ret = 0;
-        goto out_args;
+    if (*rest == '.') {
+        size_t fraction = strspn(rest + 1, "0123456789");
+
+        digits += fraction;
+        rest += 1 + fraction;
     }
-    if (opts.show_help) {
-        usage(argv[0]);
+    if (digits == 0 || *rest != '\0')
+        return FALSE;
+    *seconds = g_ascii_strtod(text, NULL);
+    return *seconds <= CACHE_TIMEOUT_MAX;
+}
+
+/* The value of a keyed option: what follows its template's prefix. */
+static const char *
+option_value(const char *arg)
+{
+    static const char *const prefixes[] = { "uri=", "--connect=", "-c", "cache_timeout=" };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(prefixes); i++) {
+        if (g_str_has_prefix(arg, prefixes[i]))
+            return arg + strlen(prefixes[i]);
+    }
+    return arg;
+}
+
+/* fuse_opt callback: URIs, cache_timeout and positional arguments are ours
+ * (return 0, dropped); everything else goes on to libfuse (return 1). */
+static int
+process_arg(void *data, const char *arg, int key, struct fuse_args *outargs G_GNUC_UNUSED)
+{
+    struct cpfs_options *opts = data;
+    const char *value = option_value(arg);
+
+    switch (key) {
+    case KEY_URI:
+        if (opts->uri)
+            option_error(opts, g_strdup_printf("URI given twice: '%s' and '%s'", opts->uri, value));
+        else
+            opts->uri = g_strdup(value);
+        return 0;
+    case KEY_CACHE_TIMEOUT:
+        if (!parse_seconds(value, &opts->cache_timeout))
+            option_error(opts, g_strdup_printf("bad cache_timeout '%s': give seconds from 0 "
+                                               "to %d, such as 2 or 0.5", value,
+                                               CACHE_TIMEOUT_MAX));
+        return 0;
+    case FUSE_OPT_KEY_NONOPT:
+        g_ptr_array_add(opts->positional, g_strdup(arg));
+        return 0;
+    default:
+        return 1;
+    }
+}
+
+/* -V as libfuse's examples print it. */
+static void
+print_version(void)
+{
+    printf("checkpointfs version %s\n", CPFS_VERSION);
+    printf("FUSE library version %s\n", fuse_pkgversion());
+    /* libfuse runs fusermount3 -V next, which writes to our stdout. */
+    fflush(stdout);
+    fuse_lowlevel_version();
+}
+
+/* Parses the command line into opts and cmd, and handles -h and -V.
+ * Returns -1 when the daemon should go on, else its exit status. */
+static int
+parse_command_line(struct fuse_args *args, struct cpfs_options *opts,
+                   struct fuse_cmdline_opts *cmd, const char *progname)
+{
+    GPtrArray *positional = opts->positional;
+
+    if (fuse_opt_parse(args, opts, cpfs_opts, process_arg) == -1)
+        return 1;
+    if (opts->show_version) {
+        print_version();
+        return 0;
+    }
+    if (opts->show_help) {
+        usage(progname);
         printf("FUSE options:\n");
         fuse_cmdline_help();
         fuse_lowlevel_help();
-        ret = 0;
-        goto out_args;
+        return 0;
     }
+    if (opts->error)
+        return fail_startup("%s", opts->error);
 
     if (positional->len == 2) {
-        if (opts.uri) {
-            ret = fail_startup("URI given twice: '%s' and '%s'", opts.uri,
-                               (char *)positional->pdata[0]);
-            goto out_args;
-        }
-        opts.uri = g_strdup(positional->pdata[0]);
+        if (opts->uri)
+            return fail_startup("URI given twice: '%s' and '%s'", opts->uri,
+                                (char *)positional->pdata[0]);
+        opts->uri = g_strdup(positional->pdata[0]);
     } else if (positional->len != 1) {
-        ret = fail_startup(positional->len == 0 ? "missing mount point (see -h)"
-                                                : "too many arguments (see -h)");
-        goto out_args;
+        return fail_startup(positional->len == 0 ? "missing mount point (see -h)"
+                                                 : "too many arguments (see -h)");
     }
-    if (!(opts.cache_timeout >= 0 && opts.cache_timeout <= 86400)) {
-        ret = fail_startup("cache_timeout must be between 0 and 86400 seconds");
-        goto out_args;
-    }
+    fuse_opt_add_arg(args, g_ptr_array_index(positional, positional->len - 1));
+    if (fuse_parse_cmdline(args, cmd) != 0)
+        return 1;
+    return -1;
+}
 
-    fuse_opt_add_arg(&args, g_ptr_array_index(positional, positional->len - 1));
-    if (fuse_parse_cmdline(&args, &cmd) != 0)
-        goto out_args;
-    mountpoint = g_strdup(cmd.mountpoint);
-    if (stat(mountpoint, &st) < 0) {
-        ret = fail_startup("bad mount point '%s': %s", mountpoint, g_strerror(errno));
-        goto out_args;
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        ret = fail_startup("bad mount point '%s': %s", mountpoint, g_strerror(ENOTDIR));
-        goto out_args;
-    }
+/* TRUE iff fusermount3 lets a user other than root mount with allow_other:
+ * a line "user_allow_other" in its configuration, as fusermount3 reads it. */
+static gboolean
+fuse_conf_allows_other(const char *path)
+{
+    g_autofree char *text = NULL;
+    g_auto(GStrv) lines = NULL;
 
-    cpfs_log_init(TRUE, cmd.debug);
-    /* Connect before daemonizing, so that startup errors reach the terminal. */
-    drv = cpfs_driver_open(opts.uri, opts.readonly, &error);
-    if (!drv) {
-        ret = fail_startup("%s", error);
-        goto out_args;
+    if (!g_file_get_contents(path, &text, NULL, NULL))
+        return FALSE;
+    lines = g_strsplit(text, "\n", -1);
+    for (char **line = lines; *line; line++) {
+        char *comment = strchr(*line, '#');
+
+        if (comment)
+            *comment = '\0';
+        if (strcmp(g_strstrip(*line), "user_allow_other") == 0)
+            return TRUE;
     }
+    return FALSE;
+}
 
-    /* fuse_opt treats ',' as a separator: escape those in the URI. */
-    {
-        GString *s = g_string_new("-ofsname=");
+/* TRUE iff this process may mount by itself (root, or CAP_SYS_ADMIN), so
+ * that libfuse does not need fusermount3 and its rules. */
+static gboolean
+may_mount_directly(void)
+{
+    struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3 };
+    struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = { 0 };
 
-        for (const char *p = cpfs_driver_uri(drv); *p; p++) {
-            if (*p == ',' || *p == '\\')
-                g_string_append_c(s, '\\');
-            g_string_append_c(s, *p);
-        }
-        g_string_append(s, ",subtype=checkpointfs");
-        fsname = g_string_free(s, FALSE);
+    if (getuid() == 0)
+        return TRUE;
+    if (syscall(SYS_capget, &header, data) != 0)
+        return FALSE;
+    return (data[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective & CAP_TO_MASK(CAP_SYS_ADMIN)) != 0;
+}
+
+/* Checks what fails the mount before libvirt is called.  Returns -1 when
+ * all is well, else exit status 1 after a one-line error. */
+static int
+check_before_connecting(const struct cpfs_options *opts, const char *mountpoint)
+{
+    struct stat st;
+
+    if (stat(mountpoint, &st) < 0)
+        return fail_startup("bad mount point '%s': %s", mountpoint, g_strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return fail_startup("bad mount point '%s': %s", mountpoint, g_strerror(ENOTDIR));
+    /* fusermount3 would refuse too, but only after we connected, and with
+     * a message that does not say what to do. */
+    if (opts->allow_other && !may_mount_directly() && !fuse_conf_allows_other(FUSE_CONF_PATH))
+        return fail_startup("-o allow_other: only root may use it unless %s has a line "
+                            "'user_allow_other'", FUSE_CONF_PATH);
+    return -1;
+}
+
+/* The -o fsname=URI,subtype=checkpointfs argument; fuse_opt treats ',' as
+ * a separator, so commas (and backslashes) in the URI are escaped. */
+static char *
+fsname_arg(const char *uri)
+{
+    GString *s = g_string_new("-ofsname=");
+
+    for (const char *p = uri; *p; p++) {
+        if (*p == ',' || *p == '\\')
+            g_string_append_c(s, '\\');
+        g_string_append_c(s, *p);
     }
-    fuse_opt_add_arg(&args, fsname);
-    if (opts.allow_other)
-        fuse_opt_add_arg(&args, "-odefault_permissions");
+    g_string_append(s, ",subtype=checkpointfs");
+    return g_string_free(s, FALSE);
+}
 
-    view = cpfs_view_new(drv, opts.cache_timeout);
-    inodes = cpfs_inode_table_new();
+/* Creates the session, installs the signal handlers and mounts.  NULL
+ * (with libfuse's message on stderr) if any of it fails. */
+static struct fuse_session *
+mount_session(struct fuse_args *args, CpfsFs *fs, const char *mountpoint)
+{
+    struct fuse_session *se = fuse_session_new(args, &cpfs_fs_ops, sizeof(cpfs_fs_ops), fs);
+
+    if (!se)
+        return NULL;
+    /* A shell starts background jobs with SIGINT ignored, and libfuse leaves
+     * ignored signals alone: SIGINT must unmount cleanly all the same. */
+    signal(SIGINT, SIG_DFL);
+    if (fuse_set_signal_handlers(se) != 0) {
+        fuse_session_destroy(se);
+        return NULL;
+    }
+    if (fuse_session_mount(se, mountpoint) != 0) {
+        fuse_remove_signal_handlers(se);
+        fuse_session_destroy(se);
+        return NULL;
+    }
+    return se;
+}
+
+/* Runs the request loop until unmount or a signal; returns its result. */
+static int
+serve(struct fuse_session *se, const struct fuse_cmdline_opts *cmd)
+{
+    struct fuse_loop_config *loop;
+    int ret;
+
+    if (cmd->singlethread)
+        return fuse_session_loop(se);
+    loop = fuse_loop_cfg_create();
+    fuse_loop_cfg_set_clone_fd(loop, cmd->clone_fd);
+    /* fuse_parse_cmdline leaves UINT_MAX for values not given, which
+     * libfuse 3.14 then rejects noisily (libfuse issue 1003): keep its
+     * defaults instead. */
+    if (cmd->max_idle_threads != UINT_MAX)
+        fuse_loop_cfg_set_idle_threads(loop, cmd->max_idle_threads);
+    if (cmd->max_threads > 0 && cmd->max_threads <= 100000)
+        fuse_loop_cfg_set_max_threads(loop, cmd->max_threads);
+    ret = fuse_session_loop_mt(se, loop);
+    fuse_loop_cfg_destroy(loop);
+    return ret;
+}
+
+/* Mounts drv's connection on cmd's mount point and serves it until
+ * unmounted.  Returns the exit status. */
+static int
+mount_and_serve(CpfsDriver *drv, const struct cpfs_options *opts,
+                const struct fuse_cmdline_opts *cmd, struct fuse_args *args)
+{
+    g_autoptr(CpfsInodeTable) inodes = cpfs_inode_table_new();
+    g_autofree char *fsname = fsname_arg(cpfs_driver_uri(drv));
+    CpfsView *view = cpfs_view_new(drv, opts->cache_timeout);
+    struct fuse_session *se;
+    CpfsFs fs = { 0 };
+    int ret = 1;
+
+    fuse_opt_add_arg(args, fsname);
+    if (opts->allow_other)
+        fuse_opt_add_arg(args, "-odefault_permissions");
     cpfs_fs_init(&fs);
     fs.view = view;
     fs.inodes = inodes;
     fs.uid = getuid();
     fs.gid = getgid();
-    fs.readonly = opts.readonly;
-    fs.kernel_timeout = opts.cache_timeout / 2;
+    fs.readonly = opts->readonly;
+    fs.kernel_timeout = opts->cache_timeout / 2;
     fs.mount_time = time(NULL);
-    fs.mount_point = mountpoint;
+    fs.mount_point = cmd->mountpoint;
 
-    se = fuse_session_new(&args, &cpfs_fs_ops, sizeof(cpfs_fs_ops), &fs);
+    se = mount_session(args, &fs, cmd->mountpoint);
     if (!se)
-        goto out_view;
-    /* A shell starts background jobs with SIGINT ignored, and libfuse leaves
-     * ignored signals alone: SIGINT must unmount cleanly all the same. */
-    signal(SIGINT, SIG_DFL);
-    if (fuse_set_signal_handlers(se) != 0)
-        goto out_session;
-    if (fuse_session_mount(se, mountpoint) != 0)
-        goto out_signals;
-
-    cpfs_info("mounted %s on %s", cpfs_driver_uri(drv), mountpoint);
-    if (fuse_daemonize(cmd.foreground) != 0)
-        goto out_unmount;
-    if (!cmd.foreground)
-        cpfs_log_to_syslog();
-    g_atomic_pointer_set(&fs.se, se);
-    /* After daemonizing: the event thread would not survive the fork. */
-    if (cpfs_driver_watch_domains(drv, cpfs_fs_domain_event, cpfs_fs_reconnected, &fs) < 0)
-        cpfs_warn("no domain events: domains defined or undefined outside show "
-                  "within cache_timeout only");
-
-    if (cmd.singlethread) {
-        ret = fuse_session_loop(se);
-    } else {
-        struct fuse_loop_config *loop = fuse_loop_cfg_create();
-
-        fuse_loop_cfg_set_clone_fd(loop, cmd.clone_fd);
-        /* fuse_parse_cmdline leaves UINT_MAX for values not given, which
-         * libfuse 3.14 then rejects noisily (libfuse issue 1003): keep its
-         * defaults instead. */
-        if (cmd.max_idle_threads != UINT_MAX)
-            fuse_loop_cfg_set_idle_threads(loop, cmd.max_idle_threads);
-        if (cmd.max_threads > 0 && cmd.max_threads <= 100000)
-            fuse_loop_cfg_set_max_threads(loop, cmd.max_threads);
-        ret = fuse_session_loop_mt(se, loop);
-        fuse_loop_cfg_destroy(loop);
+        goto out;
+    cpfs_info("mounted %s on %s", cpfs_driver_uri(drv), cmd->mountpoint);
+    if (fuse_daemonize(cmd->foreground) == 0) {
+        if (!cmd->foreground)
+            cpfs_log_to_syslog();
+        g_atomic_pointer_set(&fs.se, se);
+        /* After daemonizing: the event thread would not survive the fork. */
+        if (cpfs_driver_watch_domains(drv, cpfs_fs_domain_event, cpfs_fs_reconnected, &fs) < 0)
+            cpfs_warn("no domain events: domains defined or undefined outside show "
+                      "within cache_timeout only");
+        /* The loop returns the signal number when a signal ended it. */
+        ret = serve(se, cmd) < 0 ? 1 : 0;
+        /* No more kernel notifications: nobody would answer the kernel now. */
+        g_atomic_pointer_set(&fs.se, NULL);
+        cpfs_driver_unwatch(drv);
+        cpfs_info("unmounting %s (%" G_GUINT64_FORMAT " libvirt calls made)", cmd->mountpoint,
+                  cpfs_driver_calls(drv));
     }
-    /* No more kernel notifications: nobody would answer the kernel now. */
-    g_atomic_pointer_set(&fs.se, NULL);
-    cpfs_driver_unwatch(drv);
-    /* The loop returns the signal number when a signal ended it. */
-    ret = ret < 0 ? 1 : 0;
-    cpfs_info("unmounting %s (%" G_GUINT64_FORMAT " libvirt calls made)", mountpoint,
-              cpfs_driver_calls(drv));
-
- out_unmount:
     fuse_session_unmount(se);
- out_signals:
     fuse_remove_signal_handlers(se);
- out_session:
     fuse_session_destroy(se);
- out_view:
+ out:
     cpfs_fs_clear(&fs);
     cpfs_view_free(view);
- out_args:
+    return ret;
+}
+
+/* Parses, checks, connects (before daemonizing, so that startup errors
+ * reach the terminal), then mounts and serves.  Returns the exit status. */
+static int
+run(int argc, char **argv)
+{
+    struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+    g_autoptr(GPtrArray) positional = g_ptr_array_new_with_free_func(g_free);
+    struct cpfs_options opts = { .cache_timeout = 1.0, .positional = positional };
+    struct fuse_cmdline_opts cmd = { 0 };
+    g_autoptr(CpfsDriver) drv = NULL;
+    g_autofree char *error = NULL;
+    int ret = parse_command_line(&args, &opts, &cmd, argv[0]);
+
+    if (ret < 0)
+        ret = check_before_connecting(&opts, cmd.mountpoint);
+    if (ret < 0) {
+        cpfs_log_init(TRUE, cmd.debug);
+        drv = cpfs_driver_open(opts.uri, opts.readonly, &error);
+        ret = drv ? mount_and_serve(drv, &opts, &cmd, &args) : fail_startup("%s", error);
+    }
     free(cmd.mountpoint);
-    free(opts.uri);
+    g_free(opts.uri);
+    g_free(opts.error);
     fuse_opt_free_args(&args);
     return ret;
 }

@@ -106,6 +106,11 @@ for flag in -V --version; do
     fi
 done
 pass "-V/--version print checkpointfs $version and the FUSE library version, exit 0"
+# The Debian package's version is the same (a native package: no revision).
+deb_version=$(sed -n '1s/^checkpointfs (\([^)]*\)).*/\1/p' "$TESTS_SRC/../debian/changelog")
+[ "$deb_version" = "$version" ] ||
+    fail "debian/changelog's version is '$deb_version', meson.build's is '$version'"
+pass "meson.build, -V and debian/changelog agree on $version"
 
 # --- every way of giving the URI -----------------------------------------
 # mount_with DESC URI DOMAINS -- ARGS...: mounts with ARGS, checks the listed
@@ -160,6 +165,28 @@ startup_fails "mount point is a regular file" \
 [ -f "$SCRATCH/regular" ] || fail "the regular file mount point was removed"
 startup_fails "no arguments at all" 'mount ?point|MOUNTPOINT|usage' "$MNT"
 startup_fails "-c URI but no mount point" 'mount ?point|MOUNTPOINT|usage' "$MNT" -c test:///default
+
+# A URI given twice, in any two ways, is an error, not "the last one wins";
+# both URIs work on their own, so only the conflict can fail the mount.
+twice='URI given twice.*test:///default.*'$NODE_URI
+startup_fails "-o uri=A -c B" "$twice" "$MNT" -o uri=test:///default -c "$NODE_URI" "$MNT"
+startup_fails "-c A --connect=B" "$twice" "$MNT" -c test:///default "--connect=$NODE_URI" "$MNT"
+startup_fails "--connect=A -o uri=B" "$twice" "$MNT" --connect=test:///default -o "uri=$NODE_URI" "$MNT"
+startup_fails "-o uri=A,uri=B" "$twice" "$MNT" -o "uri=test:///default,uri=$NODE_URI" "$MNT"
+startup_fails "-c A and a positional B" "$twice" "$MNT" -c test:///default "$NODE_URI" "$MNT"
+
+# cache_timeout is plain decimal seconds from 0 to 86400: no trailing junk,
+# no hex, no infinity, nothing negative or empty.
+for bad in 1junk 0x10 inf nan 86401 -1 '' 1e3 ' 2'; do
+    startup_fails "cache_timeout='$bad'" "cache_timeout '$bad'" "$MNT" \
+        -o "cache_timeout=$bad" test:///default "$MNT"
+done
+for good in 0 0.5 86400; do
+    cpfs_mount -o "cache_timeout=$good" test:///default
+    shows_domains test
+    cpfs_umount
+done
+pass "cache_timeout 0, 0.5 and 86400 mount"
 
 # --- signals ----------------------------------------------------------------
 # A background job of a non-interactive shell starts with SIGINT ignored, and
