@@ -2,7 +2,9 @@
 # CHECKPOINTFS (the binary) and TESTS_SRC (this folder) from meson.
 #
 # Every test gets its own scratch folder and mount point, so tests may run in
-# parallel.  Waits are loops with a deadline, never bare sleeps.
+# parallel.  Waits are loops with a deadline, never bare sleeps.  Logic
+# longer than a line lives in Python modules in helpers/ (each says what it
+# checks), run as "$PYTHON" "$TESTS_SRC/helpers/NAME.py" ARGS.
 
 set -eu
 
@@ -15,6 +17,10 @@ CPFS_PID=
 # The system's python, not a per-user shim: fast, and usable as any user.
 PYTHON=/usr/bin/python3
 [ -x "$PYTHON" ] || PYTHON=$(command -v python3)
+HELPERS=$TESTS_SRC/helpers
+# No __pycache__ in the source tree (and none written as root for others).
+PYTHONDONTWRITEBYTECODE=1
+export PYTHONDONTWRITEBYTECODE
 mkdir -p "$MNT"
 
 skip() { echo "SKIP: $*"; exit 77; }
@@ -90,9 +96,9 @@ check_log_clean() {
 }
 
 # errno_of OP PATH [ARG]: performs one syscall via python and prints the
-# errno name it failed with, or OK.  See tests/sys.py for the OPs.
+# errno name it failed with, or OK.  See helpers/errno_of.py for the OPs.
 errno_of() {
-    "$PYTHON" "$TESTS_SRC/sys.py" "$@"
+    "$PYTHON" "$HELPERS/errno_of.py" "$@"
 }
 
 # expect_errno NAME OP PATH [ARG]: the syscall must fail with errno NAME.
@@ -110,17 +116,5 @@ log_has() {
 
 # daemon_pids PATH: pids of checkpointfs processes with PATH among their arguments.
 daemon_pids() {
-    "$PYTHON" - "$1" <<'EOF'
-import os, sys
-for pid in os.listdir("/proc"):
-    if not pid.isdigit():
-        continue
-    try:
-        with open("/proc/%s/cmdline" % pid, "rb") as f:
-            argv = f.read().split(b"\0")
-    except OSError:
-        continue
-    if argv and os.path.basename(argv[0]) == b"checkpointfs" and sys.argv[1].encode() in argv:
-        print(pid)
-EOF
+    "$PYTHON" "$HELPERS/daemon_pids.py" "$1"
 }
