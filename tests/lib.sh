@@ -108,6 +108,21 @@ expect_errno() {
     [ "$got" = "$want" ] || fail "$* gave $got, expected $want"
 }
 
+# judged ERRFILE CMD...: runs CMD with its output dropped and its stderr
+# appended to ERRFILE, whose messages the caller judges afterwards (readers
+# racing deletions may see ENOENT); a failure that printed no message is
+# recorded there as a line of its own, so that it cannot pass unseen.
+judged() {
+    j_err=$1; shift
+    j_rc=0
+    "$@" >/dev/null 2>"$j_err.run" || j_rc=$?
+    if [ -s "$j_err.run" ]; then
+        cat "$j_err.run" >>"$j_err"
+    elif [ "$j_rc" -ne 0 ]; then
+        echo "'$*' exited $j_rc without a message" >>"$j_err"
+    fi
+}
+
 # log_has REGEX: the daemon log holds a matching line (waits up to 5 s,
 # since the log is written by another process).
 log_has() {

@@ -12,29 +12,22 @@ race() { "$PYTHON" "$HELPERS/race.py" "$@"; }
 
 # readers DIR SECONDS: starts reader loops (ls -R, find, cat of every xml,
 # stat of everything, a parser of every xml) until $SCRATCH/stop appears or
-# SECONDS pass; each writes its errors to $SCRATCH/reader.N.err, and a run
-# that failed without saying why as a line of its own.
+# SECONDS pass; each writes its errors to $SCRATCH/reader.N.err (see judged).
 READERS=
 readers() {
     rm -f "$SCRATCH/stop" "$SCRATCH"/reader.*
+    top=$1
     k=0
-    for cmd in 'ls -R "$1"' 'find "$1"' 'find "$1" -name xml -exec cat {} +' \
-               'find "$1" -exec stat {} +' 'ls -lR "$1"' \
-               '"$PYTHON" "$HELPERS/checkpoints.py" walkread "$1"'; do
+    for cmd in 'ls -R "$top"' 'find "$top"' 'find "$top" -name xml -exec cat {} +' \
+               'find "$top" -exec stat {} +' 'ls -lR "$top"' \
+               '"$PYTHON" "$HELPERS/checkpoints.py" walkread "$top"'; do
         k=$((k + 1))
         : >"$SCRATCH/reader.$k.err"
         (
-            err=$SCRATCH/reader.$k.err run_err=$SCRATCH/reader.$k.run
             end=$(( $(date +%s) + $2 ))
             i=0
             while [ ! -e "$SCRATCH/stop" ] && [ "$(date +%s)" -lt "$end" ] && [ $i -lt 5000 ]; do
-                rc=0
-                eval "$cmd" >/dev/null 2>"$run_err" || rc=$?
-                if [ -s "$run_err" ]; then
-                    cat "$run_err" >>"$err"
-                elif [ "$rc" -ne 0 ]; then
-                    echo "reader '$cmd' exited $rc without a message" >>"$err"
-                fi
+                judged "$SCRATCH/reader.$k.err" eval "$cmd"
                 i=$((i + 1))
             done
             echo "$i" >"$SCRATCH/reader.$k.count"

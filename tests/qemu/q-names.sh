@@ -11,8 +11,10 @@ D=$MNT/nm
 
 # nothing_left WHAT: no checkpoint in virsh or the mount, no bitmap in qemu.
 nothing_left() {
-    [ -z "$(virsh_checkpoints nm)" ] || fail "$1: virsh lists $(virsh_checkpoints nm)"
-    [ -z "$(qemu_bitmaps nm)" ] || fail "$1: qemu has bitmaps $(qemu_bitmaps nm)"
+    nl_names=$(virsh_checkpoints nm) || fail "$1: virsh cannot list the checkpoints"
+    [ -z "$nl_names" ] || fail "$1: virsh lists $nl_names"
+    nl_bitmaps=$(qemu_bitmaps nm) || fail "$1: cannot read qemu's bitmaps"
+    [ -z "$nl_bitmaps" ] || fail "$1: qemu has bitmaps $nl_bitmaps"
     [ "$(ls -A "$D")" = xml ] || fail "$1: the mount shows $(ls -A "$D")"
 }
 
