@@ -30,7 +30,7 @@ check_tree off
 pass "a shut-off domain still lists its checkpoints, nested as before"
 
 # The bitmaps qemu wrote into the image when it stopped.
-before=$(image_bitmaps off)
+before=$(image_bitmaps off) || fail "cannot read the bitmaps of off's image"
 [ "$before" = "$(printf 'c1\nc2')" ] || fail "test bug: the image holds bitmaps [$before]"
 
 expect_errno ENOTSUP mkdir "$MNT/off/c1/c2/c3"
@@ -46,7 +46,7 @@ pass "mkdir on the shut-off domain: ENOTSUP, logged, nothing created"
 [ "$(virsh_lv domstate raw)" = running ] || fail "raw is $(virsh_lv domstate raw)"
 expect_errno ENOTSUP mkdir "$MNT/raw/r1"
 log_has "disk vda.*raw"
-names=$(virsh_checkpoints raw)
+names=$(virsh_checkpoints raw) || fail "virsh cannot list the checkpoints"
 [ -z "$names" ] || fail "virsh lists $names on raw"
 [ "$(ls -A "$MNT/raw")" = xml ] || fail "raw shows $(ls -A "$MNT/raw")"
 pass "mkdir on a raw-disk domain: ENOTSUP, the log names vda, nothing created"

@@ -62,7 +62,7 @@ cpfs_mount -o cache_timeout=60 "$LV_URI"
 mkdir "$D/leaf" || fail "mkdir leaf"
 ls "$D/leaf" >/dev/null
 virsh_lv checkpoint-create-as nm taken >/dev/null || fail "virsh cannot create 'taken'"
-before=$(qemu_bitmaps nm)
+before=$(qemu_bitmaps nm) || fail "cannot read qemu's bitmaps"
 expect_errno EEXIST mkdir "$D/leaf/taken"
 [ "$(qemu_bitmaps nm)" = "$before" ] || fail "a refused duplicate changed the bitmaps"
 [ "$(virsh_checkpoints nm | tr '\n' ' ')" = "leaf taken " ] ||

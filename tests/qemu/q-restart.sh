@@ -40,7 +40,7 @@ wait_until 10 test -d "$MNT/vm1/a/b" || fail "the mount did not come back after 
 log_has "reconnected to libvirt"
 trees_agree vm1 || fail "vm1 differs from virsh after restart"
 trees_agree vm2 || fail "vm2 differs from virsh after restart"
-names=$(virsh_checkpoints vm1)
+names=$(virsh_checkpoints vm1) || fail "virsh cannot list the checkpoints"
 ! printf '%s\n' "$names" | grep -q down || fail "mkdir 'down' left a checkpoint"
 mkdir "$MNT/vm1/a/b/after" || fail "mkdir after reconnecting failed"
 pass "the mount works again after libvirtd restarted, and agrees with virsh"
