@@ -50,10 +50,11 @@ qemu_cleanup() {
     # Any QEMU left over from this daemon (killed with -9, its domains not
     # destroyed), by the pid files it wrote; the command line must name our
     # folder, lest a reused pid be someone else's.
+    # (driver.pid there is libvirtd's own.)
     for pidfile in "$LV_DIR"/run/libvirt/qemu/run/*.pid; do
-        [ -f "$pidfile" ] || continue
+        [ -f "$pidfile" ] && [ "${pidfile##*/}" != driver.pid ] || continue
         qpid=$(cat "$pidfile" 2>/dev/null) || continue
-        if tr '\0' ' ' <"/proc/$qpid/cmdline" 2>/dev/null | grep -qF "$LV_DIR"; then
+        if tr '\0' ' ' 2>/dev/null <"/proc/$qpid/cmdline" | grep -qF "$LV_DIR"; then
             kill -9 "$qpid" 2>/dev/null || true
         fi
     done
