@@ -1,15 +1,20 @@
-/* Everything that talks to libvirt.  The driver owns the connection, which
- * all FUSE threads share (libvirt allows that).  Calls return 0 or a
- * negative errno and log libvirt's own message when they fail. */
+/* Everything that talks to libvirt: a thin layer of libvirt calls on one
+ * connection, which the driver owns with its threads (connection.c has the
+ * thread model).  Each CpfsDriver is independent of any other.  Calls return
+ * 0 or a negative errno within a budget of 4.5 s, and log libvirt's own
+ * message when they fail.  What a result means for the tree is decided
+ * elsewhere (model/rules.h). */
 #pragma once
+#include <errno.h>
 #include <glib.h>
 
 #include "model/tree.h"
 
 typedef struct _CpfsDriver CpfsDriver;
 
-/* Opens URI (NULL: libvirt's default).  On failure returns NULL and sets
- * *error to a one-line message naming the cause. */
+/* Opens URI (NULL: libvirt's default) on the calling thread; call before
+ * daemonizing.  On failure returns NULL and sets *error to a one-line
+ * message naming the cause. */
 CpfsDriver *cpfs_driver_open(const char *uri, gboolean readonly, char **error);
 void cpfs_driver_free(CpfsDriver *drv);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(CpfsDriver, cpfs_driver_free)
@@ -24,12 +29,11 @@ typedef enum {
 typedef void (*CpfsDomainEventFunc)(const char *domain, CpfsDomainEvent event, void *opaque);
 typedef void (*CpfsReconnectedFunc)(void *opaque);
 
-/* Starts a thread running libvirt's event loop, which reports domain
- * lifecycle events to FUNC and keeps the connection alive (keepalive, close
- * callback), and a thread that reconnects with backoff whenever libvirt goes
- * away; RECONNECTED runs after each reconnection.  While libvirt is down,
- * calls fail at once with -EIO.  Call after daemonizing: threads do not
- * survive fork.  There are no checkpoint events in libvirt. */
+/* Starts the event thread (domain lifecycle events to FUNC, close callbacks)
+ * and the monitor thread (reconnects when libvirt goes away, probes it when
+ * it hangs); RECONNECTED runs after libvirt came back either way.  Call
+ * after daemonizing: threads do not survive fork.  There are no checkpoint
+ * events in libvirt. */
 int cpfs_driver_watch_domains(CpfsDriver *drv, CpfsDomainEventFunc func,
                               CpfsReconnectedFunc reconnected, void *opaque);
 /* Stops both threads, if running. */
@@ -39,32 +43,43 @@ void cpfs_driver_unwatch(CpfsDriver *drv);
 const char *cpfs_driver_uri(CpfsDriver *drv);
 /* How many libvirt API calls the driver has made so far. */
 guint64 cpfs_driver_calls(CpfsDriver *drv);
+/* Waits until libvirt answers again or DEADLINE (monotonic) passes. */
+gboolean cpfs_driver_wait_up(CpfsDriver *drv, gint64 deadline);
 
 /* The errno for a libvirt error code (virErrorNumber). */
 int cpfs_driver_errno(int vir_error_code);
 
+/* Every call answers within this budget, however many are in flight and
+ * whatever libvirt does (the FUSE request around it within 5 s). */
+#define CPFS_DRIVER_BUDGET_US (G_USEC_PER_SEC * 9 / 2)
+
+/* What create and delete return when the connection broke or hung during
+ * the call: whether it was carried out is unknown. */
+#define CPFS_DRIVER_CUT_OFF (-ECONNABORTED)
+
 /* Names of all domains, running or not. */
 int cpfs_driver_list_domains(CpfsDriver *drv, GPtrArray **names);
-/* Called with each checkpoint's full XML document while listing. */
-typedef void (*CpfsCheckpointDocFunc)(const char *domain, const CpfsCheckpointRecord *rec,
-                                      const char *xml, void *opaque);
-/* Every checkpoint of DOMAIN with its parent, creation time and XML size.
- * Each one's document (flags 0, what checkpoint_xml returns) is read to
- * learn them and handed to DOC_FUNC (may be NULL). */
+/* Every checkpoint of DOMAIN (name, parent, creation time) in *RECORDS and,
+ * at the same index of *DOCUMENTS, its full XML (flags 0, what
+ * checkpoint_xml returns): reading it is how its parent is learnt. */
 int cpfs_driver_list_checkpoints(CpfsDriver *drv, const char *domain, GPtrArray **records,
-                                 CpfsCheckpointDocFunc doc_func, void *opaque);
+                                 GPtrArray **documents);
+/* The domain's XML, flags 0: never VIR_DOMAIN_XML_SECURE. */
 int cpfs_driver_domain_xml(CpfsDriver *drv, const char *domain, char **xml);
 int cpfs_driver_checkpoint_xml(CpfsDriver *drv, const char *domain, const char *name,
                                char **xml);
-/* 1 when DOMAIN has a checkpoint NAME, 0 when not, or a negative errno. */
-int cpfs_driver_checkpoint_exists(CpfsDriver *drv, const char *domain, const char *name);
+/* Asks libvirt for checkpoint NAME: 1 and its record in *FOUND (may be
+ * NULL) when it exists, 0 when not, or a negative errno. */
+int cpfs_driver_checkpoint_lookup(CpfsDriver *drv, const char *domain, const char *name,
+                                  CpfsCheckpointRecord **found);
 
-/* Creates checkpoint NAME with libvirt's default disks.  When libvirt gives
- * it a parent other than EXPECTED_PARENT (NULL: none), deletes it again and
- * returns -EPERM.  On success *created describes the new checkpoint, or is
- * NULL when its description could not be read back. */
+/* Creates checkpoint NAME with libvirt's default disks and parent; on
+ * success *created describes it.  CPFS_DRIVER_CUT_OFF: it may exist. */
 int cpfs_driver_checkpoint_create(CpfsDriver *drv, const char *domain, const char *name,
-                                  const char *expected_parent,
                                   CpfsCheckpointRecord **created);
-/* Deletes checkpoint NAME; its children move up to its parent. */
+/* Deletes checkpoint NAME; its children move up to its parent.
+ * CPFS_DRIVER_CUT_OFF: it may be gone. */
 int cpfs_driver_checkpoint_delete(CpfsDriver *drv, const char *domain, const char *name);
+
+/* Domains whose handles the live connection keeps (to test boundedness). */
+guint cpfs_driver_handle_domains(CpfsDriver *drv);

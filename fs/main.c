@@ -1,8 +1,8 @@
 /* checkpointfs: libvirt domain checkpoints as a directory tree. */
 #include "driver/driver.h"
 #include "fs/ops.h"
-#include "fs/view.h"
-#include "model/log.h"
+#include "cache/view.h"
+#include "util/log.h"
 
 #include <errno.h>
 #include <limits.h>

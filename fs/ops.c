@@ -1,5 +1,5 @@
 #include "fs/ops.h"
-#include "model/log.h"
+#include "util/log.h"
 #include "model/names.h"
 
 #include <errno.h>

@@ -5,7 +5,7 @@
 #include <glib.h>
 #include <sys/types.h>
 
-#include "fs/view.h"
+#include "cache/view.h"
 #include "model/inodes.h"
 
 typedef struct {

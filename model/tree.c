@@ -4,8 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
+/* Allocated with g_atomic_rc_box: immutable once built, shared by readers. */
 struct _CpfsCheckpointTree {
-    gint refs;
     GHashTable *by_name;     /* name -> CpfsCheckpoint*, owns the nodes */
     GPtrArray *roots;        /* visible roots, sorted by name */
     gint64 newest;
@@ -20,7 +20,6 @@ cpfs_checkpoint_record_new(const char *name, const char *parent, gint64 creation
     rec->name = g_strdup(name);
     rec->parent = g_strdup(parent);
     rec->creation_time = creation_time;
-    rec->xml_size = -1;
     return rec;
 }
 
@@ -97,8 +96,8 @@ cpfs_checkpoint_tree_new(GPtrArray *records)
     return cpfs_checkpoint_tree_new_after(records, NULL);
 }
 
-/* Carries serials and measured XML sizes over from FROM: same name and
- * creation time is the same object; its XML is the same if its parent is. */
+/* Carries serials over from FROM: same name and creation time is the same
+ * object; its XML is the same version if its parent is. */
 static void
 tree_carry_over(CpfsCheckpointTree *from, GPtrArray *nodes)
 {
@@ -113,25 +112,21 @@ tree_carry_over(CpfsCheckpointTree *from, GPtrArray *nodes)
         }
         cp->serial = old->serial;
         if (!g_strcmp0(old->parent ? old->parent->name : NULL,
-                       cp->parent ? cp->parent->name : NULL)) {
+                       cp->parent ? cp->parent->name : NULL))
             cp->doc_version = old->doc_version;
-            if (cpfs_checkpoint_xml_size(cp) < 0)  /* the listing's own is newer */
-                cpfs_checkpoint_set_xml_size(cp, cpfs_checkpoint_xml_size(old));
-        } else {
+        else
             cp->doc_version = new_serial();
-        }
     }
 }
 
 CpfsCheckpointTree *
 cpfs_checkpoint_tree_new_after(GPtrArray *records, CpfsCheckpointTree *previous)
 {
-    CpfsCheckpointTree *tree = g_new0(CpfsCheckpointTree, 1);
+    CpfsCheckpointTree *tree = g_atomic_rc_box_new0(CpfsCheckpointTree);
     g_autoptr(GPtrArray) nodes = g_ptr_array_new();      /* in record order */
     g_autoptr(GPtrArray) parents = g_ptr_array_new();    /* their parent names */
     g_autoptr(GPtrArray) pending = g_ptr_array_new();
 
-    tree->refs = 1;
     tree->by_name = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
                                           (GDestroyNotify)checkpoint_free);
     tree->roots = g_ptr_array_new();
@@ -147,7 +142,6 @@ cpfs_checkpoint_tree_new_after(GPtrArray *records, CpfsCheckpointTree *previous)
         cp->creation_time = rec->creation_time;
         cp->children = g_ptr_array_new();
         cp->hidden = strcmp(rec->name, CPFS_XML_NAME) == 0;
-        cp->xml_size = rec->xml_size;
         tree->has_hidden |= cp->hidden;
         tree->newest = MAX(tree->newest, rec->creation_time);
         g_hash_table_insert(tree->by_name, cp->name, cp);
@@ -190,18 +184,21 @@ cpfs_checkpoint_tree_new_after(GPtrArray *records, CpfsCheckpointTree *previous)
 CpfsCheckpointTree *
 cpfs_checkpoint_tree_ref(CpfsCheckpointTree *tree)
 {
-    g_atomic_int_inc(&tree->refs);
-    return tree;
+    return g_atomic_rc_box_acquire(tree);
+}
+
+static void
+tree_clear(CpfsCheckpointTree *tree)
+{
+    g_ptr_array_unref(tree->roots);
+    g_hash_table_unref(tree->by_name);
 }
 
 void
 cpfs_checkpoint_tree_unref(CpfsCheckpointTree *tree)
 {
-    if (!tree || !g_atomic_int_dec_and_test(&tree->refs))
-        return;
-    g_ptr_array_unref(tree->roots);
-    g_hash_table_unref(tree->by_name);
-    g_free(tree);
+    if (tree)
+        g_atomic_rc_box_release_full(tree, (GDestroyNotify)tree_clear);
 }
 
 guint
@@ -330,26 +327,14 @@ cpfs_checkpoint_tree_resolve(CpfsCheckpointTree *tree, const char *path,
     return 0;
 }
 
-gint64
-cpfs_checkpoint_xml_size(const CpfsCheckpoint *cp)
-{
-    return __atomic_load_n(&cp->xml_size, __ATOMIC_RELAXED);
-}
-
-void
-cpfs_checkpoint_set_xml_size(CpfsCheckpoint *cp, gint64 size)
-{
-    __atomic_store_n(&cp->xml_size, size, __ATOMIC_RELAXED);
-}
-
 static gint
 name_ptr_cmp(gconstpointer a, gconstpointer b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* Allocated with g_atomic_rc_box, like trees. */
 struct _CpfsDomainList {
-    gint refs;
     GPtrArray *names;
     GHashTable *set;
 };
@@ -357,9 +342,8 @@ struct _CpfsDomainList {
 CpfsDomainList *
 cpfs_domain_list_new(GPtrArray *names)
 {
-    CpfsDomainList *list = g_new0(CpfsDomainList, 1);
+    CpfsDomainList *list = g_atomic_rc_box_new0(CpfsDomainList);
 
-    list->refs = 1;
     list->names = g_ptr_array_new_with_free_func(g_free);
     list->set = g_hash_table_new(g_str_hash, g_str_equal);
     for (guint i = 0; names && i < names->len; i++) {
@@ -379,18 +363,21 @@ cpfs_domain_list_new(GPtrArray *names)
 CpfsDomainList *
 cpfs_domain_list_ref(CpfsDomainList *list)
 {
-    g_atomic_int_inc(&list->refs);
-    return list;
+    return g_atomic_rc_box_acquire(list);
+}
+
+static void
+domain_list_clear(CpfsDomainList *list)
+{
+    g_hash_table_unref(list->set);
+    g_ptr_array_unref(list->names);
 }
 
 void
 cpfs_domain_list_unref(CpfsDomainList *list)
 {
-    if (!list || !g_atomic_int_dec_and_test(&list->refs))
-        return;
-    g_hash_table_unref(list->set);
-    g_ptr_array_unref(list->names);
-    g_free(list);
+    if (list)
+        g_atomic_rc_box_release_full(list, (GDestroyNotify)domain_list_clear);
 }
 
 gboolean

@@ -2,8 +2,8 @@
  *
  * A tree is built from flat records (name, parent, creation time), the form
  * libvirt hands out, and never changes afterwards: readers keep a reference
- * while a newer tree replaces it.  Only the lazily measured XML size of a
- * node is written after construction, atomically. */
+ * while a newer tree replaces it.  The size of a checkpoint's XML is not
+ * here: the document cache (cache/documents.h) owns documents. */
 #pragma once
 #include <glib.h>
 
@@ -11,7 +11,6 @@ typedef struct {
     char *name;
     char *parent;          /* NULL for a root checkpoint */
     gint64 creation_time;  /* seconds since the epoch */
-    gint64 xml_size;       /* of its full XML document; -1 unknown */
 } CpfsCheckpointRecord;
 
 CpfsCheckpointRecord *cpfs_checkpoint_record_new(const char *name, const char *parent,
@@ -30,7 +29,6 @@ struct _CpfsCheckpoint {
     GPtrArray *children;     /* CpfsCheckpoint*, sorted by name, visible only */
     gboolean hidden;         /* named "xml": cannot be shown as a directory */
     gboolean visible;        /* neither hidden nor below a hidden one */
-    gint64 xml_size;         /* -1 until measured; use the accessors */
     /* One incarnation of the name: a checkpoint deleted and made again is
      * another object with another serial, so it gets another inode. */
     guint64 serial;
@@ -44,7 +42,7 @@ typedef struct _CpfsCheckpointTree CpfsCheckpointTree;
 CpfsCheckpointTree *cpfs_checkpoint_tree_new(GPtrArray *records);
 /* Like cpfs_checkpoint_tree_new, but a checkpoint that PREVIOUS (may be
  * NULL) holds with the same name and creation time keeps its serial, and its
- * document serial and measured XML size when its parent is the same too. */
+ * document version when its parent is the same too. */
 CpfsCheckpointTree *cpfs_checkpoint_tree_new_after(GPtrArray *records,
                                                    CpfsCheckpointTree *previous);
 CpfsCheckpointTree *cpfs_checkpoint_tree_ref(CpfsCheckpointTree *tree);
@@ -76,9 +74,6 @@ CpfsCheckpointTree *cpfs_checkpoint_tree_with_removed(CpfsCheckpointTree *tree,
  * *is_xml when the path ends at an xml file.  0 or -ENOENT / -ENOTDIR. */
 int cpfs_checkpoint_tree_resolve(CpfsCheckpointTree *tree, const char *path,
                                  CpfsCheckpoint **cp, gboolean *is_xml);
-
-gint64 cpfs_checkpoint_xml_size(const CpfsCheckpoint *cp);
-void cpfs_checkpoint_set_xml_size(CpfsCheckpoint *cp, gint64 size);
 
 /* The sorted list of domain names the connection had at one moment. */
 typedef struct _CpfsDomainList CpfsDomainList;

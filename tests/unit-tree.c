@@ -197,7 +197,6 @@ test_build_sorted(void)
         g_assert_cmpint(a->creation_time, ==, 80);
         g_assert_cmpint(cpfs_checkpoint_tree_lookup(tree, "a2")->creation_time, ==, 300);
         g_assert_false(cpfs_checkpoint_tree_has_hidden(tree));
-        g_assert_cmpint(cpfs_checkpoint_xml_size(a), ==, -1);
         check_consistent(tree);
     }
 }
@@ -461,7 +460,6 @@ test_with_added(void)
     g_assert_cmpstr(parent_name(added, "a15"), ==, "a");
     cp = cpfs_checkpoint_tree_lookup(added, "a15");
     g_assert_cmpint(cp->creation_time, ==, 400);
-    g_assert_cmpint(cpfs_checkpoint_xml_size(cp), ==, -1);
     g_assert_cmpint(cpfs_checkpoint_tree_newest(added), ==, 400);
     g_assert_true(cpfs_checkpoint_tree_child(added, cpfs_checkpoint_tree_lookup(added, "a"),
                                              "a15") == cp);
@@ -574,91 +572,6 @@ test_with_removed(void)
         }
         g_assert_cmpint(cpfs_checkpoint_tree_newest(t), ==, 0);
     }
-}
-
-/* Measured XML sizes carry over only where the XML cannot have changed. */
-static void
-test_xml_sizes(void)
-{
-    const Rec recs[] = {
-        { "root", NULL, 1 },
-        { "mid", "root", 2 },
-        { "sib", "root", 3 },
-        { "k1", "mid", 4 },
-        { "k2", "mid", 5 },
-        { "g", "k1", 6 },
-        { "lone", NULL, 7 },
-    };
-    g_autoptr(CpfsCheckpointTree) tree = tree_from(recs, G_N_ELEMENTS(recs), TRUE);
-    g_autoptr(CpfsCheckpointRecord) rec = cpfs_checkpoint_record_new("new", "g", 8);
-    g_autoptr(CpfsCheckpointTree) added = NULL;
-    g_autoptr(CpfsCheckpointTree) no_mid = NULL;
-    g_autoptr(CpfsCheckpointTree) no_root = NULL;
-
-    for (gsize i = 0; i < G_N_ELEMENTS(recs); i++) {
-        CpfsCheckpoint *cp = cpfs_checkpoint_tree_lookup(tree, recs[i].name);
-
-        g_assert_cmpint(cpfs_checkpoint_xml_size(cp), ==, -1);
-        cpfs_checkpoint_set_xml_size(cp, 1000 + (gint64)i);
-        g_assert_cmpint(cpfs_checkpoint_xml_size(cp), ==, 1000 + (gint64)i);
-    }
-    /* Leave one unmeasured: it must stay unmeasured. */
-    cpfs_checkpoint_set_xml_size(cpfs_checkpoint_tree_lookup(tree, "sib"), -1);
-
-    added = cpfs_checkpoint_tree_with_added(tree, rec);
-    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(added, "root")), ==, 1000);
-    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(added, "mid")), ==, 1001);
-    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(added, "sib")), ==, -1);
-    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(added, "g")), ==, 1005);
-    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(added, "lone")), ==, 1006);
-    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(added, "new")), ==, -1);
-
-    no_mid = cpfs_checkpoint_tree_with_removed(tree, "mid");
-    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(no_mid, "root")), ==, 1000);
-    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(no_mid, "sib")), ==, -1);
-    /* k1 and k2 have a new parent: their XML names it, so re-measure. */
-    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(no_mid, "k1")), ==, -1);
-    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(no_mid, "k2")), ==, -1);
-    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(no_mid, "g")), ==, 1005);
-    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(no_mid, "lone")), ==, 1006);
-
-    no_root = cpfs_checkpoint_tree_with_removed(tree, "root");
-    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(no_root, "mid")), ==, -1);
-    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(no_root, "sib")), ==, -1);
-    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(no_root, "k1")), ==, 1003);
-    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(no_root, "lone")), ==, 1006);
-
-    /* Sizes set on a derived tree do not leak back into the original. */
-    cpfs_checkpoint_set_xml_size(cpfs_checkpoint_tree_lookup(no_mid, "k1"), 42);
-    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(tree, "k1")), ==, 1003);
-    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(no_root, "k1")), ==, 1003);
-}
-
-/* A listing that knows the XML sizes hands them to the tree; a measured
- * size of an earlier tree fills in only what the listing did not know. */
-static void
-test_listed_sizes(void)
-{
-    const Rec recs[] = { { "a", NULL, 1 }, { "b", "a", 2 }, { "c", "b", 3 } };
-    g_autoptr(GPtrArray) first = records_from(recs, G_N_ELEMENTS(recs), FALSE);
-    g_autoptr(GPtrArray) second = records_from(recs, G_N_ELEMENTS(recs), FALSE);
-    g_autoptr(CpfsCheckpointTree) t1 = NULL;
-    g_autoptr(CpfsCheckpointTree) t2 = NULL;
-
-    g_assert_cmpint(((CpfsCheckpointRecord *)first->pdata[0])->xml_size, ==, -1);
-    ((CpfsCheckpointRecord *)first->pdata[0])->xml_size = 100;
-    ((CpfsCheckpointRecord *)first->pdata[1])->xml_size = 200;
-    t1 = cpfs_checkpoint_tree_new(first);
-    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(t1, "a")), ==, 100);
-    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(t1, "b")), ==, 200);
-    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(t1, "c")), ==, -1);
-    cpfs_checkpoint_set_xml_size(cpfs_checkpoint_tree_lookup(t1, "c"), 300);
-
-    ((CpfsCheckpointRecord *)second->pdata[0])->xml_size = 111;  /* redefined: newer */
-    t2 = cpfs_checkpoint_tree_new_after(second, t1);
-    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(t2, "a")), ==, 111);
-    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(t2, "b")), ==, 200);
-    g_assert_cmpint(cpfs_checkpoint_xml_size(cpfs_checkpoint_tree_lookup(t2, "c")), ==, 300);
 }
 
 /* A document version names one version of a checkpoint's XML: kept while the
@@ -1030,9 +943,7 @@ static const TestCase tests[] = {
     { "/tree/duplicates-hidden", test_duplicates_hidden },
     { "/tree/with-added", test_with_added },
     { "/tree/with-removed", test_with_removed },
-    { "/tree/xml-sizes", test_xml_sizes },
     { "/tree/doc-versions", test_doc_versions },
-    { "/tree/listed-sizes", test_listed_sizes },
     { "/tree/hidden", test_hidden },
     { "/tree/hidden-root", test_hidden_root },
     { "/tree/resolve", test_resolve },

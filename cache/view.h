@@ -1,10 +1,12 @@
-/* The daemon's cached view of the libvirt connection.
+/* The daemon's cached view of one libvirt connection.
  *
  * libvirt is the source of truth; the view only keeps what it last heard,
- * for at most cache_timeout: a sorted domain list, and per domain an
- * immutable checkpoint tree.  Readers take a reference to a tree and never
- * wait for another domain.  mkdir and rmdir on one domain are serialized and
- * update that domain's tree at once, so their effect shows immediately. */
+ * for at most cache_timeout/2: a sorted domain list, per domain an immutable
+ * checkpoint tree, and rendered documents (cache/documents.h).  Readers take
+ * a reference to a tree and never wait for another domain; a reader that
+ * finds nothing cached waits for a listing under way instead of starting its
+ * own.  mkdir and rmdir on one domain are serialized and update that
+ * domain's tree at once, so their effect shows immediately. */
 #pragma once
 #include <glib.h>
 
@@ -26,19 +28,19 @@ int cpfs_view_domain_xml(CpfsView *view, const char *domain, char **xml);
 /* How many libvirt calls have been made so far. */
 guint64 cpfs_view_calls(CpfsView *view);
 
-/* Size of the domain's XML, measured at most once per cache_timeout. */
+/* Size of the domain's XML: that of the document the next open serves. */
 int cpfs_view_domain_xml_size(CpfsView *view, const char *domain, gint64 *size);
-/* Checkpoint CP's XML (flags 0): rendered by libvirt, or the same document
- * rendered within the last cache_timeout/2 for the same parent. */
+/* Checkpoint CP's XML (flags 0): rendered by libvirt, or the same version of
+ * the document rendered within the last cache_timeout/2. */
 int cpfs_view_checkpoint_xml(CpfsView *view, const char *domain, CpfsCheckpoint *cp,
                              char **xml);
-/* Size of checkpoint CP's XML; measured once per tree. */
+/* Size of checkpoint CP's XML: that of the document the next open serves. */
 int cpfs_view_checkpoint_xml_size(CpfsView *view, const char *domain, CpfsCheckpoint *cp,
                                   gint64 *size);
 
 /* Forgets what a lifecycle event made stale: the domain list when a domain
- * came or went (so the change shows at once), the domain's XML size when it
- * started or stopped. */
+ * came or went (so the change shows at once; a domain gone is forgotten
+ * whole), the domain's XML when it started or stopped. */
 void cpfs_view_domain_event(CpfsView *view, const char *domain, CpfsDomainEvent event);
 
 /* Forgets everything: after a reconnection nothing cached can be trusted. */
@@ -52,3 +54,12 @@ int cpfs_view_mkdir(CpfsView *view, const char *domain, const char *parent,
                     guint64 *serial);
 /* Deletes checkpoint NAME. */
 int cpfs_view_rmdir(CpfsView *view, const char *domain, const char *name);
+
+/* What the view holds, to check that it stays bounded. */
+typedef struct {
+    guint domains;          /* per-domain states */
+    guint documents;        /* cached documents */
+    gsize document_bytes;
+    guint driver_handles;   /* domains whose libvirt handles are kept */
+} CpfsViewStats;
+void cpfs_view_stats(CpfsView *view, CpfsViewStats *stats);

@@ -1,0 +1,104 @@
+/* Inside driver/: the connection to libvirt, its threads, and how a call is
+ * made on it.  calls.c builds every API call on this; nothing outside
+ * driver/ sees it. */
+#pragma once
+#include <errno.h>
+#include <glib.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include "driver/driver.h"
+#include "driver/handles.h"
+#include "driver/runner.h"
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(virDomain, virDomainFree)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(virDomainCheckpoint, virDomainCheckpointFree)
+
+/* One opened virConnectPtr and the handles met on it.  Reference-counted:
+ * every call in flight holds a reference, so a connection declared lost or
+ * hung is closed only once its last call has returned. */
+typedef struct {
+    CpfsDriver *drv;
+    virConnectPtr conn;
+    CpfsHandles *handles;
+} CpfsConnection;
+
+CpfsConnection *cpfs_connection_new(CpfsDriver *drv, virConnectPtr conn);
+CpfsConnection *cpfs_connection_ref(CpfsConnection *c);
+void cpfs_connection_unref(CpfsConnection *c);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(CpfsConnection, cpfs_connection_unref)
+
+typedef enum {
+    CPFS_CONN_UP,     /* answering */
+    CPFS_CONN_HUNG,   /* a call outlived its budget: calls fail at once */
+    CPFS_CONN_DOWN,   /* lost; the monitor thread reconnects */
+} CpfsConnState;
+
+struct _CpfsDriver {
+    char *uri;
+    gboolean readonly;
+    /* In-process drivers (test:///) cannot hang on a daemon: their calls
+     * run on the caller's thread, with no worker hand-off. */
+    gboolean in_process;
+    guint64 calls;
+    CpfsRunner *runner;
+
+    GMutex lock;               /* guards the fields up to the blank line */
+    GCond changed;             /* state changed, or stopping */
+    CpfsConnection *live;      /* NULL while DOWN */
+    CpfsConnection *lost;      /* for the monitor thread to let go of */
+    CpfsConnState state;
+    gboolean probing;          /* a probe of a HUNG connection is out */
+    gboolean came_back;        /* the monitor owes a reconnected call */
+    int lifecycle_id;          /* domain event callback on live, or -1 */
+    gboolean stopping;
+    int threads_done;
+
+    GThread *event_thread;     /* libvirt's event loop: events, close callbacks */
+    gint event_quit;
+    GThread *monitor_thread;   /* reconnects and probes */
+    gboolean abandoned;        /* a thread or job would not stop: never free */
+    CpfsDomainEventFunc event_func;
+    CpfsReconnectedFunc reconnected_func;
+    void *event_opaque;
+};
+
+/* Every libvirt API call that may reach libvirt goes through this, so the
+ * count is complete (reference counting and name accessors do not). */
+#define CALL(drv, expr) (__atomic_add_fetch(&(drv)->calls, 1, __ATOMIC_RELAXED), (expr))
+
+/* A call's job: calls.c embeds this first in its own job struct. */
+typedef struct CpfsCall CpfsCall;
+struct CpfsCall {
+    CpfsConnection *c;       /* referenced */
+    int rc;                  /* the job's result: 0 or a negative errno */
+    void (*run)(CpfsCall *call);
+    void (*clear)(CpfsCall *call);  /* frees what the job holds; may be NULL */
+};
+
+/* Runs CALL (allocated with g_malloc, owned from here on) on the live
+ * connection within the call budget.  Returns its rc; -EIO at once while
+ * libvirt is down or hung; CPFS_DRIVER_CUT_OFF when the budget ran out or the
+ * connection was lost during the call.  WHAT names it in log lines. */
+int cpfs_driver_call(CpfsDriver *drv, CpfsCall *call, const char *what);
+
+/* Like cpfs_driver_call, but on 0 the caller reads CALL's results and then
+ * frees it with cpfs_driver_call_done; on failure CALL is gone already. */
+int cpfs_driver_call_keep(CpfsDriver *drv, CpfsCall *call, const char *what);
+void cpfs_driver_call_done(CpfsCall *call);
+
+/* Sets C up to report its loss (close callback) and, when
+ * EVENTS its domains' lifecycle events: returns the callback id or -1. */
+int cpfs_connection_setup(CpfsConnection *c, gboolean events);
+int cpfs_connection_setup_events(CpfsConnection *c);
+
+/* Logs what failed with libvirt's message (the thread's last error) and
+ * returns the negative errno.  A failure on a connection that died is
+ * CPFS_DRIVER_CUT_OFF, and hands the connection to the monitor thread. */
+int cpfs_driver_fail(CpfsConnection *c, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+/* Declares C lost (from a close callback or a failed call). */
+void cpfs_driver_connection_lost(CpfsDriver *drv, CpfsConnection *c, const char *why);
+
+/* Forgets the handles of DOMAIN on the live connection. */
+void cpfs_driver_forget_domain(CpfsDriver *drv, const char *domain);

@@ -1,0 +1,67 @@
+/* libvirt's errors as errno values: one table, by error code only (the
+ * message is translated, so its text means nothing to a program). */
+#include "driver/connection.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+
+static const struct {
+    int code;
+    int errnum;
+} errno_of_code[] = {
+    { VIR_ERR_OK, 0 },
+    { VIR_ERR_NO_DOMAIN, ENOENT },
+    { VIR_ERR_NO_DOMAIN_CHECKPOINT, ENOENT },
+    { VIR_ERR_OPERATION_UNSUPPORTED, ENOTSUP },
+    { VIR_ERR_CONFIG_UNSUPPORTED, ENOTSUP },
+    { VIR_ERR_NO_SUPPORT, ENOTSUP },
+    { VIR_ERR_ARGUMENT_UNSUPPORTED, ENOTSUP },
+    { VIR_ERR_OPERATION_DENIED, EACCES },
+    { VIR_ERR_ACCESS_DENIED, EACCES },
+    { VIR_ERR_AUTH_FAILED, EACCES },
+    { VIR_ERR_AUTH_CANCELLED, EACCES },
+    { VIR_ERR_AUTH_UNAVAILABLE, EACCES },
+    { VIR_ERR_XML_INVALID_SCHEMA, EINVAL },
+    { VIR_ERR_INVALID_ARG, EINVAL },
+};
+
+int
+cpfs_driver_errno(int code)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(errno_of_code); i++) {
+        if (errno_of_code[i].code == code)
+            return errno_of_code[i].errnum;
+    }
+    return EIO;
+}
+
+int
+cpfs_driver_fail(CpfsConnection *c, const char *fmt, ...)
+{
+    virErrorPtr err = virGetLastError();
+    int code = err ? err->code : VIR_ERR_INTERNAL_ERROR;
+    g_autofree char *message = g_strdup(err && err->message ? err->message
+                                                            : "unknown libvirt error");
+    g_autofree char *what = NULL;
+    va_list ap;
+    int errnum;
+
+    va_start(ap, fmt);
+    what = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    virResetLastError();
+
+    if (!c->drv->in_process && virConnectIsAlive(c->conn) == 0) {
+        cpfs_error("%s: %s (libvirt connection lost)", what, message);
+        cpfs_driver_connection_lost(c->drv, c, message);
+        return CPFS_DRIVER_CUT_OFF;
+    }
+    errnum = cpfs_driver_errno(code);
+    /* Something vanished under us: worth a line, not an error. */
+    if (errnum == ENOENT)
+        cpfs_info("%s: %s", what, message);
+    else
+        cpfs_error("%s: %s", what, message);
+    return -errnum;
+}
