@@ -2,7 +2,9 @@
 # CHECKPOINTFS (the binary) and TESTS_SRC (this folder) from meson.
 #
 # Every test gets its own scratch folder and mount point, so tests may run in
-# parallel.  Waits are loops with a deadline, never bare sleeps.
+# parallel.  Waits are loops with a deadline, never bare sleeps.  Logic
+# longer than a line lives in Python modules in helpers/ (each says what it
+# checks), run as "$PYTHON" "$TESTS_SRC/helpers/NAME.py" ARGS.
 
 set -eu
 
@@ -15,6 +17,10 @@ CPFS_PID=
 # The system's python, not a per-user shim: fast, and usable as any user.
 PYTHON=/usr/bin/python3
 [ -x "$PYTHON" ] || PYTHON=$(command -v python3)
+HELPERS=$TESTS_SRC/helpers
+# No __pycache__ in the source tree (and none written as root for others).
+PYTHONDONTWRITEBYTECODE=1
+export PYTHONDONTWRITEBYTECODE
 mkdir -p "$MNT"
 
 skip() { echo "SKIP: $*"; exit 77; }
@@ -90,9 +96,9 @@ check_log_clean() {
 }
 
 # errno_of OP PATH [ARG]: performs one syscall via python and prints the
-# errno name it failed with, or OK.  See tests/sys.py for the OPs.
+# errno name it failed with, or OK.  See helpers/errno_of.py for the OPs.
 errno_of() {
-    "$PYTHON" "$TESTS_SRC/sys.py" "$@"
+    "$PYTHON" "$HELPERS/errno_of.py" "$@"
 }
 
 # expect_errno NAME OP PATH [ARG]: the syscall must fail with errno NAME.
@@ -100,6 +106,21 @@ expect_errno() {
     want=$1; shift
     got=$(errno_of "$@")
     [ "$got" = "$want" ] || fail "$* gave $got, expected $want"
+}
+
+# judged ERRFILE CMD...: runs CMD with its output dropped and its stderr
+# appended to ERRFILE, whose messages the caller judges afterwards (readers
+# racing deletions may see ENOENT); a failure that printed no message is
+# recorded there as a line of its own, so that it cannot pass unseen.
+judged() {
+    j_err=$1; shift
+    j_rc=0
+    "$@" >/dev/null 2>"$j_err.run" || j_rc=$?
+    if [ -s "$j_err.run" ]; then
+        cat "$j_err.run" >>"$j_err"
+    elif [ "$j_rc" -ne 0 ]; then
+        echo "'$*' exited $j_rc without a message" >>"$j_err"
+    fi
 }
 
 # log_has REGEX: the daemon log holds a matching line (waits up to 5 s,
@@ -110,17 +131,5 @@ log_has() {
 
 # daemon_pids PATH: pids of checkpointfs processes with PATH among their arguments.
 daemon_pids() {
-    "$PYTHON" - "$1" <<'EOF'
-import os, sys
-for pid in os.listdir("/proc"):
-    if not pid.isdigit():
-        continue
-    try:
-        with open("/proc/%s/cmdline" % pid, "rb") as f:
-            argv = f.read().split(b"\0")
-    except OSError:
-        continue
-    if argv and os.path.basename(argv[0]) == b"checkpointfs" and sys.argv[1].encode() in argv:
-        print(pid)
-EOF
+    "$PYTHON" "$HELPERS/daemon_pids.py" "$1"
 }

@@ -4,7 +4,7 @@
 # allowed names may be created.
 . "$TESTS_SRC/lib.sh"
 cpfs_mount test:///default
-"$PYTHON" "$TESTS_SRC/fuzz-names.py" "$MNT/test" "${FUZZ_SEED:-$$}" "${FUZZ_COUNT:-1500}" ||
+"$PYTHON" "$HELPERS/fuzz_names.py" "$MNT/test" "${FUZZ_SEED:-$$}" "${FUZZ_COUNT:-1500}" ||
     fail "mkdir name fuzzing found problems"
 kill -0 "$CPFS_PID" || fail "the daemon died"
 pass "fuzzed mkdir names"

@@ -25,14 +25,19 @@ st=$(stat -c '%F %a' "$D/first/second/third") || fail "stat right after mkdir fa
 ls "$D/first/second" | grep -qx third || bad "ls of the leaf's parent does not show the new child"
 section "mkdir in the leaf makes a child"
 
-# coreutils' mkdir -m chmods after a mode-ignoring mkdir (chmod is EPERM):
-# whatever its exit status, the checkpoint exists with 0755.
-mkdir -m 700 "$D/first/second/third/fourth" 2>/dev/null || true
+# coreutils' mkdir -m chmods after a mode-ignoring mkdir, and chmod is EPERM:
+# as the man page says, the checkpoint is made (0755), then mkdir exits 1
+# with one line naming the refused chmod (LC_ALL=C: coreutils' own words).
+rc=0
+LC_ALL=C mkdir -m 700 "$D/first/second/third/fourth" 2>"$SCRATCH/mkdir-m.err" || rc=$?
+[ "$rc" -eq 1 ] || bad "mkdir -m 700 exited $rc, expected 1 (its chmod refused)"
+[ "$(cat "$SCRATCH/mkdir-m.err")" = "mkdir: cannot change permissions of '$D/first/second/third/fourth': Operation not permitted" ] ||
+    bad "mkdir -m 700 said '$(cat "$SCRATCH/mkdir-m.err")', expected that it cannot change permissions (EPERM)"
 [ "$(stat -c '%a' "$D/first/second/third/fourth" 2>/dev/null)" = 755 ] ||
     bad "mkdir -m 700: no 0755 directory"
 [ "$(cpx get "$D/first/second/third/fourth" parent)" = third ] ||
     bad "fourth's xml does not name 'third' as its parent"
-section "mkdir -m 700 still gives 0755"
+section "mkdir -m 700 makes the checkpoint, 0755, then exits 1: its chmod is refused"
 LEAF=$D/first/second/third/fourth
 check_tree "$D" chain
 

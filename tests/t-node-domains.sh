@@ -20,7 +20,8 @@ for dom in alpha beta gamma-off; do
     want=$(virsh -c "$URI" dumpxml "$dom") || fail "virsh dumpxml $dom failed"
     got=$(cat "$MNT/$dom/xml") || { bad "cat $dom/xml failed"; continue; }
     [ "$got" = "$want" ] || bad "$dom/xml differs from virsh dumpxml $dom"
-    [ "$(stat -c %s "$MNT/$dom/xml")" = "$(wc -c <"$MNT/$dom/xml")" ] || bad "$dom/xml: stat size is not the read size"
+    size=$(stat -c %s "$MNT/$dom/xml") && bytes=$(wc -c <"$MNT/$dom/xml") &&
+        [ "$size" = "$bytes" ] || bad "$dom/xml: stat size is not the read size"
 done
 section "alpha, beta and gamma-off are listed, each xml is virsh dumpxml"
 
@@ -71,7 +72,9 @@ when_cache_expired
 [ "$(cpx tree "$MNT/beta")" = "b1 b1/a1" ] || bad "beta holds '$(cpx tree "$MNT/beta")' after the cache expired"
 [ "$(cpx count "$MNT/gamma-off")" = 0 ] || bad "gamma-off holds checkpoints after the cache expired"
 for dom in alpha beta gamma-off; do
-    [ "$(cat "$MNT/$dom/xml")" = "$(virsh -c "$URI" dumpxml "$dom")" ] || bad "$dom/xml differs from virsh dumpxml at the end"
+    want=$(virsh -c "$URI" dumpxml "$dom") || fail "virsh dumpxml $dom failed"
+    got=$(cat "$MNT/$dom/xml") || { bad "cat $dom/xml failed at the end"; continue; }
+    [ "$got" = "$want" ] || bad "$dom/xml differs from virsh dumpxml at the end"
 done
 section "domains are independent"
 

@@ -14,9 +14,18 @@ mount_opts() {
     awk -v p="$MNT" '$5 == p { print $6 }' /proc/self/mountinfo
 }
 
+# mount_ro: whether the kernel's mount on $MNT is read-only; fails the test
+# when $MNT is not mounted at all (else "not ro" would pass for a lost mount).
+mount_ro() {
+    opts=$(mount_opts)
+    [ -n "$opts" ] || fail "$MNT is not mounted"
+    case ",$opts," in *,ro,*) return 0 ;; esac
+    return 1
+}
+
 for uri in test:///default "$NODE_URI"; do
     cpfs_mount -o ro "$uri"
-    mount_opts | tr ',' '\n' | grep -qx ro || fail "$uri: mountinfo options are $(mount_opts), not ro"
+    mount_ro || fail "$uri: mountinfo options are $(mount_opts), not ro"
     mount | grep -F " on $MNT type fuse.checkpointfs " | grep -qE '\(ro[,)]' ||
         fail "mount does not show $MNT read-only: $(mount | grep -F "$MNT")"
     [ "$(stat -c %a "$MNT")" = 555 ] || fail "root is $(stat -c %a "$MNT"), expected 555"
@@ -56,7 +65,7 @@ for uri in test:///default "$NODE_URI"; do
     # kernel's mount read-write behind the daemon's back (-i: no helper), so
     # that the requests reach the daemon: it must refuse them too.
     mount -i -o remount,rw "$MNT" || fail "remount,rw failed"
-    ! mount_opts | tr ',' '\n' | grep -qx ro || fail "remount,rw did not make the kernel mount rw"
+    ! mount_ro || fail "remount,rw did not make the kernel mount rw"
     expect_errno EROFS mkdir "$MNT/$first/cp1"
     expect_errno EROFS rmdir "$MNT/$first"
     expect_errno EROFS setxattr "$MNT/$first/xml"
@@ -79,7 +88,7 @@ fi
 # A read-write mount of the same URI is not ro and its directories are 0755:
 # the checks above are not true of every mount.
 cpfs_mount test:///default
-! mount_opts | tr ',' '\n' | grep -qx ro || fail "a rw mount shows ro"
+! mount_ro || fail "a rw mount shows ro"
 [ "$(stat -c %a "$MNT/test")" = 755 ] || fail "rw mount: test is $(stat -c %a "$MNT/test")"
 mkdir "$MNT/test/rw-ok" || fail "mkdir on a rw mount failed"
 cpfs_umount

@@ -19,29 +19,8 @@ same_size() {
 # named NAME whose parent is PARENT ("" for a root checkpoint), with a
 # creationTime and the embedded domain `test`.
 check_checkpoint_xml() {
-    python3 - "$@" <<'EOF' || fail "checkpoint xml $1 is wrong"
-import sys, xml.etree.ElementTree as ET
-path, name, parent = sys.argv[1:4]
-root = ET.parse(path).getroot()
-def bad(msg):
-    sys.exit("%s: %s" % (path, msg))
-if root.tag != "domaincheckpoint":
-    bad("root element is <%s>" % root.tag)
-if root.findtext("name") != name:
-    bad("<name> is %r, expected %r" % (root.findtext("name"), name))
-p = root.find("parent")
-if parent:
-    if p is None or p.findtext("name") != parent:
-        bad("<parent><name> is %r, expected %r" % (None if p is None else p.findtext("name"), parent))
-elif p is not None:
-    bad("a root checkpoint has a <parent>")
-ct = root.findtext("creationTime")
-if not ct or not ct.isdigit() or int(ct) < 1000000000:
-    bad("<creationTime> is %r" % ct)
-dom = root.find("domain")
-if dom is None or dom.findtext("name") != "test" or dom.find("devices") is None:
-    bad("no embedded <domain> named test with its devices")
-EOF
+    "$PYTHON" "$HELPERS/checkpoint_xml.py" check "$1" "$2" "$3" test ||
+        fail "checkpoint xml $1 is wrong"
 }
 
 cpfs_mount test:///default
@@ -88,33 +67,8 @@ for x in "$MNT/test/xml" "$MNT/test/a/$MID/c/xml"; do
     [ ! -s "$SCRATCH/got" ] || fail "dd far past EOF of $x returned data"
     dd if="$x" of="$SCRATCH/got" bs=1 2>/dev/null
     cmp -s "$SCRATCH/got" "$SCRATCH/ref.xml" || fail "byte-by-byte dd of $x differs"
-    python3 - "$x" "$SCRATCH/ref.xml" <<'EOF' || fail "pread of $x returned wrong bytes"
-import os, random, sys
-path, ref = sys.argv[1:3]
-want = open(ref, "rb").read()
-n = len(want)
-fd = os.open(path, os.O_RDONLY)
-rnd = random.Random(4)
-checks = [(off, size) for off in range(0, n + 40, 3) for size in (1, 17)]
-checks += [(rnd.randrange(0, n + 100), rnd.choice((1, 2, 100, 511, 4096, 65536))) for _ in range(500)]
-checks += [(off, 4096) for off in range(n - 1, -1, -97)]          # backwards
-checks += [(n, 1), (n + 1, 100), (1 << 20, 4096), (1 << 40, 10)]  # past EOF
-for off, size in checks:
-    got = os.pread(fd, size, off)
-    if got != want[off:off + size]:
-        sys.exit("pread(%d bytes at %d): got %r, expected %r" % (size, off, got[:40], want[off:off + size][:40]))
-# Sequential reads in odd sizes give the whole document, then EOF.
-os.lseek(fd, 0, os.SEEK_SET)
-buf = b""
-while True:
-    chunk = os.read(fd, 37)
-    if not chunk:
-        break
-    buf += chunk
-if buf != want:
-    sys.exit("sequential 37-byte reads differ")
-os.close(fd)
-EOF
+    "$PYTHON" "$HELPERS/xml_reads.py" offsets "$x" "$SCRATCH/ref.xml" ||
+        fail "pread of $x returned wrong bytes"
 done
 pass "dd skip/count and pread at many offsets return the right bytes; past EOF is empty"
 
@@ -137,36 +91,8 @@ OLDX=$MNT/test/a/$MID/c/xml
 cat "$OLDX" >"$SCRATCH/old.xml"
 cino=$(stat -c %i "$OLDX")
 grep -q "<name>$MID</name>" "$SCRATCH/old.xml" || fail "c's document does not name $MID as parent"
-python3 - "$OLDX" "$SCRATCH/old.xml" "$MNT/test/a/$MID" "$MNT/test/a/c/xml" <<'EOF' || fail "an open xml file did not keep its document"
-import os, sys
-oldpath, ref, middle, newpath = sys.argv[1:5]
-old = open(ref, "rb").read()
-fd = os.open(oldpath, os.O_RDONLY)
-head = os.read(fd, 10)
-# Its parent goes: c's document changes (its parent is now a) and shrinks.
-os.rmdir(middle)
-rest = b""
-while True:
-    chunk = os.read(fd, 7)
-    if not chunk:
-        break
-    rest += chunk
-if head + rest != old:
-    sys.exit("the old descriptor switched documents: read %r..." % (head + rest)[-80:])
-for off in (0, 5, len(old) - 20, len(old) - 1):
-    if os.pread(fd, 40, off) != old[off:off + 40]:
-        sys.exit("pread at %d on the old descriptor differs from the old document" % off)
-if os.pread(fd, 10, len(old)) != b"":
-    sys.exit("the old descriptor reads past its document's end")
-new = open(newpath, "rb").read()
-if new == old or b"<name>a</name>" not in new.split(b"<creationTime>")[0]:
-    sys.exit("a new open does not return the new document (parent a): %r" % new[:120])
-if len(new) >= len(old):
-    sys.exit("test bug: the new document should be shorter")
-if os.stat(newpath).st_size != len(new):
-    sys.exit("stat size %d of the changed document, %d bytes read" % (os.stat(newpath).st_size, len(new)))
-os.close(fd)
-EOF
+"$PYTHON" "$HELPERS/xml_reads.py" parent-removed "$OLDX" "$SCRATCH/old.xml" "$MNT/test/a/$MID" \
+    "$MNT/test/a/c/xml" || fail "an open xml file did not keep its document"
 check_checkpoint_xml "$MNT/test/a/c/xml" c a
 [ "$(stat -c %i "$MNT/test/a/c/xml")" != "$cino" ] ||
     fail "c/xml kept its inode though its document changed (the page cache would mix them)"
@@ -190,23 +116,8 @@ pass "shell: exec 3<xml; rmdir parent; cat <&3 gives the old document"
 # (read(2) only: the spec says nothing of fstat on such a descriptor.)
 OLDX=$MNT/test/a/dd-another-long-name/xml
 cat "$OLDX" >"$SCRATCH/old3.xml"
-python3 - "$OLDX" "$SCRATCH/old3.xml" "$MNT/test/a/dd-another-long-name" <<'EOF' ||
-import os, sys
-path, ref, cpdir = sys.argv[1:4]
-old = open(ref, "rb").read()
-fd = os.open(path, os.O_RDONLY)
-os.rmdir(cpdir)
-if os.path.exists(path):
-    sys.exit("%s still exists after rmdir" % path)
-got = b""
-while True:
-    chunk = os.read(fd, 100)
-    if not chunk:
-        break
-    got += chunk
-if got != old:
-    sys.exit("the descriptor of a removed checkpoint lost its document: %r" % got[:80])
-EOF
+"$PYTHON" "$HELPERS/xml_reads.py" checkpoint-removed "$OLDX" "$SCRATCH/old3.xml" \
+    "$MNT/test/a/dd-another-long-name" ||
     fail "an open xml of a removed checkpoint does not keep its document"
 pass "an open xml of a removed checkpoint still reads its document"
 

@@ -10,13 +10,21 @@
 #   virsh_parent DOM CP      CP's parent as virsh reports it, "-" for a root
 #   virsh_checkpoints DOM    DOM's checkpoint names as virsh lists them, sorted
 #   mnt_checkpoints DOM      the checkpoint directories under $MNT/DOM, sorted
+#   tree_of_mount DOM, tree_of_virsh DOM
+#                            "checkpoint parent" lines, as the mount and as
+#                            virsh show them
+#   trees_agree DOM          the two are the same
 #   xml_parent FILE          <parent><name> of a checkpoint XML file, or "-"
 #   check_tree DOM           the mount's tree of DOM agrees with virsh: same
 #                            names, every directory's parent directory is
 #                            virsh's parent, and so is its xml's <parent>
 #   redefine_parent DOM CP P re-attach CP below P from outside (REDEFINE)
 #   cpfs_calls               the daemon's count of libvirt calls so far
-# The daemon is stopped by its pid when the test exits.
+# The helpers that print a listing return 1 with a message on stderr when
+# virsh or the mount fails, printing nothing: assign their output first
+# (x=$(virsh_checkpoints D) fails the test under set -e), since
+# [ -z "$(virsh_checkpoints D)" ] would pass on a failure.
+# The daemon and its QEMUs are stopped by their pids when the test exits.
 
 LV_USER_ID=65534
 LV_DIR=$SCRATCH/libvirt
@@ -39,8 +47,17 @@ qemu_cleanup() {
         kill "$LV_PID" 2>/dev/null || true
         wait_until 10 sh -c "! kill -0 $LV_PID" || kill -9 "$LV_PID" 2>/dev/null || true
     fi
-    # Any QEMU left over from this daemon.
-    pkill -9 -f "qemu-system-x86_64.*$LV_DIR" 2>/dev/null || true
+    # Any QEMU left over from this daemon (killed with -9, its domains not
+    # destroyed), by the pid files it wrote; the command line must name our
+    # folder, lest a reused pid be someone else's.
+    # (driver.pid there is libvirtd's own.)
+    for pidfile in "$LV_DIR"/run/libvirt/qemu/run/*.pid; do
+        [ -f "$pidfile" ] && [ "${pidfile##*/}" != driver.pid ] || continue
+        qpid=$(cat "$pidfile" 2>/dev/null) || continue
+        if tr '\0' ' ' 2>/dev/null <"/proc/$qpid/cmdline" | grep -qF "$LV_DIR"; then
+            kill -9 "$qpid" 2>/dev/null || true
+        fi
+    done
 }
 
 # lib.sh's cleanup runs on EXIT; chain ours in front of it.  cleanup takes
@@ -131,22 +148,25 @@ qemu_define() {
 # qemu_bitmaps DOM: "node bitmap" lines for the persistent dirty bitmaps of
 # every block node of DOM, sorted.
 qemu_bitmaps() {
-    virsh_lv qemu-monitor-command "$1" '{"execute":"query-named-block-nodes"}' |
-        "$PYTHON" -c '
-import json, sys
-for node in json.load(sys.stdin)["return"]:
-    if node.get("drv") != "qcow2":
-        continue
-    for bm in node.get("dirty-bitmaps", []):
-        if bm.get("persistent"):
-            print(node["file"].rsplit("/", 1)[-1], bm["name"])
-' | sort
+    qb_json=$(virsh_lv qemu-monitor-command "$1" '{"execute":"query-named-block-nodes"}') ||
+        { echo "FAIL: virsh qemu-monitor-command $1 failed" >&2; return 1; }
+    qb_lines=$(printf '%s' "$qb_json" | "$PYTHON" "$HELPERS/qemu_bitmaps.py" block-nodes) ||
+        return 1
+    [ -z "$qb_lines" ] || printf '%s\n' "$qb_lines" | sort
 }
 
-# virsh_parent DOM CP: the parent virsh reports for CP, or "-" for a root.
+# virsh_parent DOM CP: the parent virsh reports for CP, or "-" for a root
+# (virsh's "has no parent" error); any other failure prints nothing and
+# returns 1, so that it never passes for a root.
 virsh_parent() {
-    p=$(virsh_lv checkpoint-parent "$1" "$2" 2>/dev/null) || p=-
-    echo "${p:--}"
+    if vp=$(LC_ALL=C virsh -q -c "$LV_URI" checkpoint-parent "$1" "$2" 2>"$SCRATCH/virsh-parent.err"); then
+        echo "${vp:--}"
+    elif grep -q "has no parent" "$SCRATCH/virsh-parent.err"; then
+        echo -
+    else
+        echo "FAIL: virsh checkpoint-parent $1 $2: $(cat "$SCRATCH/virsh-parent.err")" >&2
+        return 1
+    fi
 }
 
 # qemu_restart_libvirtd: starts the test daemon again on the same state
@@ -166,49 +186,74 @@ qemu_kill_libvirtd() {
 # tree_of_mount DOM: "checkpoint parent" lines (parent "-" for a root) as
 # the mount shows them, sorted.
 tree_of_mount() {
-    (cd "$MNT/$1" && find . -mindepth 1 -type d) | sed 's|^\./||' |
-        awk -F/ '{ print $NF, (NF > 1 ? $(NF-1) : "-") }' | sort
+    mnt_dirs "$1" || return 1
+    printf '%s' "$MNT_DIRS" | sed 's|^\./||' |
+        awk -F/ 'NF { print $NF, (NF > 1 ? $(NF-1) : "-") }' | sort
 }
 
 # tree_of_virsh DOM: the same lines as libvirt reports them.
 tree_of_virsh() {
-    virsh_lv checkpoint-list "$1" --parent | awk 'NF { print $1, ($5 == "" ? "-" : $5) }' | sort
+    virsh_list "$1" --parent || return 1
+    printf '%s' "$VIRSH_LIST" | awk 'NF { print $1, ($5 == "" ? "-" : $5) }' | sort
+}
+
+# trees_agree DOM: the mount shows DOM's checkpoints and parents as virsh does.
+trees_agree() {
+    ta_mount=$(tree_of_mount "$1") && ta_virsh=$(tree_of_virsh "$1") &&
+        [ "$ta_mount" = "$ta_virsh" ]
 }
 
 # virsh_checkpoints DOM: DOM's checkpoint names according to virsh, sorted.
 virsh_checkpoints() {
-    virsh_lv checkpoint-list "$1" --name | sed '/^$/d' | sort
+    virsh_list "$1" --name || return 1
+    printf '%s' "$VIRSH_LIST" | sed '/^$/d' | sort
 }
 
 # mnt_checkpoints DOM: names of the checkpoint directories below $MNT/DOM.
 mnt_checkpoints() {
-    (cd "$MNT/$1" && find . -mindepth 1 -type d) | sed 's|.*/||' | sort
+    mnt_dirs "$1" || return 1
+    printf '%s' "$MNT_DIRS" | sed '/^$/d; s|.*/||' | sort
+}
+
+# virsh_list DOM ARGS...: virsh checkpoint-list DOM ARGS into $VIRSH_LIST
+# (one line each, newline-terminated); 1 with a message when virsh fails.
+virsh_list() {
+    vl_dom=$1; shift
+    VIRSH_LIST=$(virsh_lv checkpoint-list "$vl_dom" "$@") ||
+        { echo "FAIL: virsh checkpoint-list $vl_dom $* failed" >&2; return 1; }
+    [ -z "$VIRSH_LIST" ] || VIRSH_LIST="$VIRSH_LIST
+"
+}
+
+# mnt_dirs DOM: the directories below $MNT/DOM as find prints them (./a,
+# ./a/b), into $MNT_DIRS; 1 with a message when find fails.
+mnt_dirs() {
+    MNT_DIRS=$(cd "$MNT/$1" && find . -mindepth 1 -type d) ||
+        { echo "FAIL: find in $MNT/$1 failed" >&2; return 1; }
+    [ -z "$MNT_DIRS" ] || MNT_DIRS="$MNT_DIRS
+"
 }
 
 # xml_parent FILE: the <parent><name> of a checkpoint XML document, or "-".
 xml_parent() {
-    "$PYTHON" -c '
-import sys
-import xml.etree.ElementTree as ET
-name = ET.parse(sys.argv[1]).getroot().findtext("parent/name")
-print(name if name else "-")
-' "$1"
+    "$PYTHON" "$HELPERS/checkpoint_xml.py" parent "$1"
 }
 
 # check_tree DOM: the mount shows DOM's checkpoints exactly as virsh does.
 check_tree() {
     ct_dom=$1
-    ct_virsh=$(virsh_checkpoints "$ct_dom")
-    ct_mnt=$(mnt_checkpoints "$ct_dom")
+    ct_virsh=$(virsh_checkpoints "$ct_dom") || fail "$ct_dom: virsh cannot list the checkpoints"
+    ct_mnt=$(mnt_checkpoints "$ct_dom") || fail "$ct_dom: cannot walk the mount"
     [ "$ct_virsh" = "$ct_mnt" ] ||
         fail "$ct_dom: virsh lists [$(echo $ct_virsh)], the mount [$(echo $ct_mnt)]"
-    for ct_path in $(cd "$MNT/$ct_dom" && find . -mindepth 1 -type d | sed 's|^\./||'); do
+    mnt_dirs "$ct_dom" || fail "$ct_dom: cannot walk the mount"
+    for ct_path in $(printf '%s' "$MNT_DIRS" | sed 's|^\./||'); do
         ct_cp=${ct_path##*/}
         case $ct_path in
             */*) ct_dir=${ct_path%/*}; ct_mparent=${ct_dir##*/} ;;
             *) ct_mparent=- ;;
         esac
-        ct_vparent=$(virsh_parent "$ct_dom" "$ct_cp")
+        ct_vparent=$(virsh_parent "$ct_dom" "$ct_cp") || fail "$ct_dom: no parent of $ct_cp from virsh"
         ct_xparent=$(xml_parent "$MNT/$ct_dom/$ct_path/xml") ||
             fail "$ct_dom: cannot read $ct_path/xml"
         [ "$ct_mparent" = "$ct_vparent" ] ||
@@ -225,21 +270,12 @@ redefine_parent() {
     virsh_lv checkpoint-dumpxml "$1" "$2" >"$rp_xml" || fail "checkpoint-dumpxml $1 $2"
     virsh_lv checkpoint-delete --metadata "$1" "$2" >/dev/null ||
         fail "checkpoint-delete --metadata $1 $2"
-    "$PYTHON" -c '
-import sys
-import xml.etree.ElementTree as ET
-tree = ET.parse(sys.argv[1])
-tree.getroot().find("parent/name").text = sys.argv[2]
-tree.write(sys.argv[1])
-' "$rp_xml" "$3" || fail "cannot edit $rp_xml"
+    "$PYTHON" "$HELPERS/checkpoint_xml.py" set-parent "$rp_xml" "$3" || fail "cannot edit $rp_xml"
     virsh_lv checkpoint-create "$1" "$rp_xml" --redefine >/dev/null ||
         fail "checkpoint-create --redefine $1 $2"
 }
 
 # cpfs_calls: the number of libvirt calls the daemon has made so far.
 cpfs_calls() {
-    "$PYTHON" -c '
-import os, sys
-print(os.getxattr(sys.argv[1], "user.checkpointfs.libvirt_calls").decode())
-' "$MNT"
+    "$PYTHON" "$HELPERS/libvirt_calls.py" "$MNT"
 }

@@ -18,8 +18,8 @@ wait_until 3 branched || fail "the branch did not show: $(cd "$D" && find . -typ
 check_tree br
 pass "branched tree c1 -> {c2, c3}"
 
-cps_before=$(virsh_checkpoints br)
-bms_before=$(qemu_bitmaps br)
+cps_before=$(virsh_checkpoints br) || fail "virsh cannot list the checkpoints"
+bms_before=$(qemu_bitmaps br) || fail "cannot read qemu's bitmaps"
 [ "$bms_before" = "$(printf 'br-vda.qcow2 c1\nbr-vda.qcow2 c2\nbr-vda.qcow2 c3')" ] ||
     fail "test bug: bitmaps are [$bms_before]"
 

@@ -7,7 +7,8 @@ qemu_start_libvirtd
 qemu_define vm1
 cpfs_mount "$LV_URI"
 mkdir "$MNT/vm1/a" "$MNT/vm1/a/b" "$MNT/vm1/a/b/c"
-before=$(tree_of_virsh vm1)
+before=$(tree_of_virsh vm1) || fail "virsh cannot list the checkpoints"
+[ "$before" = "$(printf 'a -\nb a\nc b')" ] || fail "virsh shows [$before] after mkdir a/b/c"
 
 kill -9 "$CPFS_PID"
 wait "$CPFS_PID" 2>/dev/null || true

@@ -11,12 +11,9 @@ cpfs_mount "$LV_URI"
 
 # image_bitmaps DOM: the bitmaps stored in DOM's vda image (domain not running).
 image_bitmaps() {
-    qemu-img info -U --output=json "$LV_DIR/images/$1-vda.qcow2" | python3 -c '
-import json, sys
-info = json.load(sys.stdin)
-data = info.get("format-specific", {}).get("data", {})
-print("\n".join(sorted(b["name"] for b in data.get("bitmaps", []))))
-'
+    ib_json=$(qemu-img info -U --output=json "$LV_DIR/images/$1-vda.qcow2") ||
+        { echo "FAIL: qemu-img info of $1's vda failed" >&2; return 1; }
+    printf '%s' "$ib_json" | "$PYTHON" "$HELPERS/qemu_bitmaps.py" image
 }
 
 # The shut-off domain: checkpoints made while it ran, then destroyed.
@@ -33,7 +30,7 @@ check_tree off
 pass "a shut-off domain still lists its checkpoints, nested as before"
 
 # The bitmaps qemu wrote into the image when it stopped.
-before=$(image_bitmaps off)
+before=$(image_bitmaps off) || fail "cannot read the bitmaps of off's image"
 [ "$before" = "$(printf 'c1\nc2')" ] || fail "test bug: the image holds bitmaps [$before]"
 
 expect_errno ENOTSUP mkdir "$MNT/off/c1/c2/c3"
@@ -49,7 +46,8 @@ pass "mkdir on the shut-off domain: ENOTSUP, logged, nothing created"
 [ "$(virsh_lv domstate raw)" = running ] || fail "raw is $(virsh_lv domstate raw)"
 expect_errno ENOTSUP mkdir "$MNT/raw/r1"
 log_has "disk vda.*raw"
-[ -z "$(virsh_checkpoints raw)" ] || fail "virsh lists $(virsh_checkpoints raw) on raw"
+names=$(virsh_checkpoints raw) || fail "virsh cannot list the checkpoints"
+[ -z "$names" ] || fail "virsh lists $names on raw"
 [ "$(ls -A "$MNT/raw")" = xml ] || fail "raw shows $(ls -A "$MNT/raw")"
 pass "mkdir on a raw-disk domain: ENOTSUP, the log names vda, nothing created"
 

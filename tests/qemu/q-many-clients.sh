@@ -46,11 +46,11 @@ reader() {
     passes=0 xmls=0
     deadline=$(( $(date +%s) + 60 ))
     while [ ! -e "$WDONE" ] && [ "$(date +%s)" -lt "$deadline" ]; do
-        find "$MNT" >/dev/null 2>>"$rerr" || true
+        judged "$rerr" find "$MNT"
         n=$(find "$MNT" -name xml -type f -exec cat {} + 2>>"$rerr" | grep -c '</domaincheckpoint>' || true)
         xmls=$((xmls + n))
-        find "$MNT" -exec stat -c '%n %s %Y %h' {} + >/dev/null 2>>"$rerr" || true
-        ls -lR "$MNT" >/dev/null 2>>"$rerr" || true
+        judged "$rerr" find "$MNT" -exec stat -c '%n %s %Y %h' {} +
+        judged "$rerr" ls -lR "$MNT"
         passes=$((passes + 1))
     done
     echo "$passes $xmls" >"$SCRATCH/reader$1.count"
@@ -82,7 +82,7 @@ pass "writer: $rounds rounds of virsh create/delete"
 
 kill -0 "$CPFS_PID" 2>/dev/null || fail "the daemon died"
 mountpoint -q "$MNT" || fail "the mount is gone"
-same() { [ "$(virsh_checkpoints mc)" = "$(mnt_checkpoints mc)" ]; }
+same() { v=$(virsh_checkpoints mc) && m=$(mnt_checkpoints mc) && [ "$v" = "$m" ]; }
 wait_until 3 same || fail "afterwards the mount shows [$(echo $(mnt_checkpoints mc))], virsh [$(echo $(virsh_checkpoints mc))]"
 check_tree mc
 pass "the daemon stayed up and agrees with virsh afterwards"

@@ -11,8 +11,10 @@ D=$MNT/nm
 
 # nothing_left WHAT: no checkpoint in virsh or the mount, no bitmap in qemu.
 nothing_left() {
-    [ -z "$(virsh_checkpoints nm)" ] || fail "$1: virsh lists $(virsh_checkpoints nm)"
-    [ -z "$(qemu_bitmaps nm)" ] || fail "$1: qemu has bitmaps $(qemu_bitmaps nm)"
+    nl_names=$(virsh_checkpoints nm) || fail "$1: virsh cannot list the checkpoints"
+    [ -z "$nl_names" ] || fail "$1: virsh lists $nl_names"
+    nl_bitmaps=$(qemu_bitmaps nm) || fail "$1: cannot read qemu's bitmaps"
+    [ -z "$nl_bitmaps" ] || fail "$1: qemu has bitmaps $nl_bitmaps"
     [ "$(ls -A "$D")" = xml ] || fail "$1: the mount shows $(ls -A "$D")"
 }
 
@@ -60,7 +62,7 @@ cpfs_mount -o cache_timeout=60 "$LV_URI"
 mkdir "$D/leaf" || fail "mkdir leaf"
 ls "$D/leaf" >/dev/null
 virsh_lv checkpoint-create-as nm taken >/dev/null || fail "virsh cannot create 'taken'"
-before=$(qemu_bitmaps nm)
+before=$(qemu_bitmaps nm) || fail "cannot read qemu's bitmaps"
 expect_errno EEXIST mkdir "$D/leaf/taken"
 [ "$(qemu_bitmaps nm)" = "$before" ] || fail "a refused duplicate changed the bitmaps"
 [ "$(virsh_checkpoints nm | tr '\n' ' ')" = "leaf taken " ] ||

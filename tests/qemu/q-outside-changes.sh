@@ -73,14 +73,8 @@ cat "$X" >/dev/null && cat "$X" >"$SCRATCH/c2-before.xml" || fail "cannot read c
 rd_xml=$LV_DIR/redefine-out-c2-described.xml
 virsh_lv checkpoint-dumpxml out c2 >"$rd_xml" || fail "checkpoint-dumpxml out c2"
 virsh_lv checkpoint-delete --metadata out c2 >/dev/null || fail "checkpoint-delete --metadata c2"
-"$PYTHON" -c '
-import sys
-import xml.etree.ElementTree as ET
-tree = ET.parse(sys.argv[1])
-d = ET.Element("description")
-d.text = "kept for the audit of " + "x" * 40
-tree.getroot().insert(1, d)
-tree.write(sys.argv[1])' "$rd_xml" || fail "cannot edit $rd_xml"
+"$PYTHON" "$HELPERS/checkpoint_xml.py" add-description "$rd_xml" \
+    "kept for the audit of $(printf 'x%.0s' $(seq 40))" || fail "cannot edit $rd_xml"
 virsh_lv checkpoint-create --redefine out "$rd_xml" >/dev/null || fail "redefine c2 with a description"
 described() { grep -q "kept for the audit of" "$X"; }
 shows "a checkpoint redefined with a description under the same parent shows it" described

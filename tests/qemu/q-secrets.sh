@@ -22,9 +22,16 @@ pass "the domain has VNC password $PW (virsh --security-info shows it)"
 read_files=$(grep -rl "<graphics type='vnc'" "$MNT/sec" | sort)
 want=$(printf '%s\n' "$MNT/sec/c1/c2/xml" "$MNT/sec/c1/xml" "$MNT/sec/xml" | sort)
 [ "$read_files" = "$want" ] || fail "xml files with a VNC graphics element: [$(echo $read_files)]"
-leaks=$(grep -rl "$PW" "$MNT" || true)
-[ -z "$leaks" ] || fail "the password shows in: $leaks"
-! grep -rq "passwd=" "$MNT" || fail "a passwd attribute shows: $(grep -rh "passwd=" "$MNT" | head -3)"
+# grep exits 1 when it found nothing, 2 when it could not read something:
+# only 1 is a pass.
+rc=0
+leaks=$(grep -rl "$PW" "$MNT") || rc=$?
+[ "$rc" -ne 2 ] || fail "grep -r could not read the whole mount"
+[ "$rc" -eq 1 ] || fail "the password shows in: $leaks"
+rc=0
+grep -rq "passwd=" "$MNT" || rc=$?
+[ "$rc" -ne 2 ] || fail "grep -r could not read the whole mount"
+[ "$rc" -eq 1 ] || fail "a passwd attribute shows: $(grep -rh "passwd=" "$MNT" | head -3)"
 pass "neither the domain's xml nor any checkpoint's xml holds the password"
 
 cpfs_umount

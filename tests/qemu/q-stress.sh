@@ -38,13 +38,14 @@ writer() {
 }
 
 reader() {
-    log=$SCRATCH/reader-$1
+    log=$SCRATCH/reader-$1.err
+    : >"$log"
     while [ "$(date +%s)" -lt "$deadline" ]; do
-        # Errors are collected from stderr and judged afterwards.
-        ls -R "$MNT" >/dev/null || true
-        find "$MNT" -printf '%s %T@ %n\n' >/dev/null || true
-        find "$MNT" -name xml -exec cat {} + >/dev/null || true
-    done 2>"$log"
+        # Errors are collected and judged afterwards (see judged).
+        judged "$log" ls -R "$MNT"
+        judged "$log" find "$MNT" -printf '%s %T@ %n\n'
+        judged "$log" find "$MNT" -name xml -exec cat {} +
+    done
     return 0
 }
 
@@ -59,8 +60,8 @@ for p in $pids; do wait "$p"; done
 
 kill -0 "$CPFS_PID" || fail "the daemon died under stress"
 # Readers may only have seen things vanish.
-if grep -hv 'No such file or directory' "$SCRATCH"/reader-* | grep -q .; then
-    grep -hv 'No such file or directory' "$SCRATCH"/reader-* | head >&2
+if grep -hv 'No such file or directory' "$SCRATCH"/reader-*.err | grep -q .; then
+    grep -hv 'No such file or directory' "$SCRATCH"/reader-*.err | head >&2
     fail "readers saw errors other than ENOENT"
 fi
 
@@ -69,9 +70,8 @@ ops=$(cat "$SCRATCH"/writer-* | grep -c ' ok ' || true)
 for d in $domains; do
     # The last successful operation on each name decides whether it exists
     # (names are reused; per domain, successes are serialized by libvirt).
-    wait_until 5 sh -c "[ \"\$(cd $MNT/$d && find . -mindepth 1 -type d | wc -l)\" = \"\$(virsh -q -c '$LV_URI' checkpoint-list $d --name | grep -c .)\" ]" || true
-    [ "$(tree_of_mount "$d")" = "$(tree_of_virsh "$d")" ] ||
-        fail "domain $d: the tree differs from virsh after the stress"
+    # Listings may lag by cache_timeout (0.3 s).
+    wait_until 5 trees_agree "$d" || fail "domain $d: the tree differs from virsh after the stress"
     names=$(virsh_lv checkpoint-list "$d" --name)
     for name in $(cat "$SCRATCH"/writer-$d-* | awk '$3 == "ok" && $1 == "mkdir" { print $2 }' | sort -u); do
         created=$(cat "$SCRATCH"/writer-$d-* | grep -c "^mkdir $name ok " || true)

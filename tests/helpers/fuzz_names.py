@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fuzzes mkdir names through a mounted checkpointfs.
 
-usage: fuzz-names.py MOUNT/DOMAIN SEED COUNT
+usage: fuzz_names.py MOUNT/DOMAIN SEED COUNT
 
 Tries COUNT random names (random bytes, every byte value a path component can
 hold, lengths 0 to 1100) as mkdir in the leaf of the domain's chain, plus a

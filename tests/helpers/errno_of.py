@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
-"""Performs one system call and prints OK or the errno name it failed with.
+"""Performs one system call and prints OK or the errno name it failed with
+(lib.sh's errno_of and expect_errno check what it prints).
 
-usage: sys.py OP PATH [ARG]
+usage: errno_of.py OP PATH [ARG]
 OPs: mkdir rmdir unlink rename(ARG=new path) open_r open_w open_rw open_trunc
      creat truncate chmod chown utime symlink(ARG=target) link(ARG=new path)
      mknod setxattr getxattr removexattr listxattr stat lstat opendir readall
 """
-import errno
 import os
 import sys
+
+from common import errno_name
 
 
 def main():
@@ -65,7 +67,7 @@ def main():
             print("unknown op " + op, file=sys.stderr)
             return 2
     except OSError as e:
-        print(errno.errorcode.get(e.errno, str(e.errno)))
+        print(errno_name(e))
         return 0
     print("OK")
     return 0
