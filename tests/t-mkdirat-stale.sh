@@ -3,6 +3,6 @@
 . "$TESTS_SRC/lib.sh"
 
 cpfs_mount test:///default
-"$PYTHON" "$TESTS_SRC/fs_checks.py" mkdirat-stale "$MNT/test" || fail "mkdirat-stale: see FAIL lines above"
+"$PYTHON" "$HELPERS/fs_checks.py" mkdirat-stale "$MNT/test" || fail "mkdirat-stale: see FAIL lines above"
 pass "mkdirat-stale"
 cpfs_umount

@@ -4,6 +4,6 @@
 
 # A long attribute timeout: a stale link count cannot expire during the check.
 cpfs_mount -o cache_timeout=20 test:///default
-"$PYTHON" "$TESTS_SRC/fs_checks.py" nlink "$MNT/test" || fail "nlink: see FAIL lines above"
+"$PYTHON" "$HELPERS/fs_checks.py" nlink "$MNT/test" || fail "nlink: see FAIL lines above"
 pass "nlink"
 cpfs_umount

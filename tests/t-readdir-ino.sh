@@ -4,6 +4,6 @@
 
 cpfs_mount test:///default
 mkdir "$MNT/test/d1" || fail "mkdir d1 failed"
-"$PYTHON" "$TESTS_SRC/fs_checks.py" dino "$MNT/test" || fail "dino: see FAIL lines above"
+"$PYTHON" "$HELPERS/fs_checks.py" dino "$MNT/test" || fail "dino: see FAIL lines above"
 pass "dino"
 cpfs_umount

@@ -3,6 +3,6 @@
 . "$TESTS_SRC/lib.sh"
 
 cpfs_mount test:///default
-"$PYTHON" "$TESTS_SRC/fs_checks.py" rewinddir "$MNT/test" || fail "rewinddir: see FAIL lines above"
+"$PYTHON" "$HELPERS/fs_checks.py" rewinddir "$MNT/test" || fail "rewinddir: see FAIL lines above"
 pass "rewinddir"
 cpfs_umount

@@ -26,7 +26,7 @@ umount -l "$SCRATCH/realdev"
 
 SINK_LOG=$SCRATCH/syslog
 : >"$SINK_LOG"
-"$PYTHON" "$TESTS_SRC/syslog_sink.py" /dev/log "$SINK_LOG" &
+"$PYTHON" "$HELPERS/syslog_sink.py" /dev/log "$SINK_LOG" &
 SINK_PID=$!
 trap 'st=$?; kill $SINK_PID 2>/dev/null; (exit $st); cleanup' EXIT
 wait_until 10 test -S /dev/log || fail "the stand-in logger did not start"

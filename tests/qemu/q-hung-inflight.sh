@@ -16,7 +16,7 @@ for round in $(seq 1 "$rounds"); do
     wait_until 10 test -e "$leaf/xml" || fail "round $round: the leaf $leaf is missing"
     sleep 2.1  # the caches' age, not synchronisation: cache_timeout=1 lets them lag 1 s
     kill -STOP "$LV_PID"
-    out=$("$PYTHON" "$TESTS_SRC/qemu/timed_ops.py" --deadline=30 \
+    out=$("$PYTHON" "$HELPERS/timed_ops.py" --deadline=30 \
         "ls-dom=ls:$MNT/vm1" "cat-dom=cat:$MNT/vm1/xml" "ls-root=ls:$MNT" \
         "find-dom=find:$MNT/vm1" "mkdir-leaf=mkdir:$leaf/x$round" \
         "stat-leaf=stat:$leaf/xml" "cat-leaf=cat:$leaf/xml" &

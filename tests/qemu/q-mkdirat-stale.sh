@@ -10,7 +10,7 @@ qemu_start_libvirtd
 
 qemu_define stale
 cpfs_mount -o cache_timeout=1 "$LV_URI"
-"$PYTHON" "$TESTS_SRC/fs_checks.py" mkdirat-stale "$MNT/stale" \
+"$PYTHON" "$HELPERS/fs_checks.py" mkdirat-stale "$MNT/stale" \
     "virsh -q -c '$LV_URI' checkpoint-delete stale a >/dev/null" \
     "virsh -q -c '$LV_URI' checkpoint-create-as stale a >/dev/null" ||
     fail "mkdirat-stale: see FAIL lines above"
