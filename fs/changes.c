@@ -192,26 +192,45 @@ reply_xattr_value(fuse_req_t req, const char *value, size_t len, size_t size)
         fuse_reply_buf(req, value, len);
 }
 
+/* "domains=N documents=N document_bytes=N handles=N inodes=N". */
+static char *
+cache_summary(CpfsFs *fs)
+{
+    CpfsViewStats stats;
+
+    cpfs_view_stats(fs->view, &stats);
+    return g_strdup_printf("domains=%u documents=%u document_bytes=%" G_GSIZE_FORMAT
+                           " handles=%u inodes=%u", stats.domains, stats.documents,
+                           stats.document_bytes, stats.driver_handles,
+                           cpfs_inode_table_count(fs->inodes));
+}
+
 void
 cpfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
+    CpfsFs *fs = cpfs_fs_of(req);
     g_autofree char *value = NULL;
 
-    if (ino != CPFS_ROOT_INO || strcmp(name, CPFS_XATTR_CALLS) != 0) {
+    if (ino == CPFS_ROOT_INO && strcmp(name, CPFS_XATTR_CALLS) == 0)
+        value = g_strdup_printf("%" G_GUINT64_FORMAT, cpfs_view_calls(fs->view));
+    else if (ino == CPFS_ROOT_INO && strcmp(name, CPFS_XATTR_CACHE) == 0)
+        value = cache_summary(fs);
+    if (!value) {
         fuse_reply_err(req, ENODATA);
         return;
     }
-    value = g_strdup_printf("%" G_GUINT64_FORMAT, cpfs_view_calls(cpfs_fs_of(req)->view));
     reply_xattr_value(req, value, strlen(value), size);
 }
 
 void
 cpfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
+    static const char names[] = CPFS_XATTR_CALLS "\0" CPFS_XATTR_CACHE;
+
     if (ino != CPFS_ROOT_INO)
         reply_xattr_value(req, "", 0, size);
     else
-        reply_xattr_value(req, CPFS_XATTR_CALLS, sizeof(CPFS_XATTR_CALLS), size);
+        reply_xattr_value(req, names, sizeof(names), size);
 }
 
 void

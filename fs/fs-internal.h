@@ -19,6 +19,8 @@ typedef struct {
 /* The one extended attribute: the root's count of libvirt calls so far, so
  * that tests and curious administrators can see what a walk costs. */
 #define CPFS_XATTR_CALLS "user.checkpointfs.libvirt_calls"
+/* The root's second one: what the daemon holds, to see that it stays bounded. */
+#define CPFS_XATTR_CACHE "user.checkpointfs.cache"
 
 static inline CpfsFs *
 cpfs_fs_of(fuse_req_t req)

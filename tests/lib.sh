@@ -133,3 +133,14 @@ log_has() {
 daemon_pids() {
     "$PYTHON" "$HELPERS/daemon_pids.py" "$1"
 }
+
+# cache_stat FIELD: one field of the root's user.checkpointfs.cache
+# ("domains=N documents=N ..."), what the daemon holds.
+cache_stat() {
+    "$PYTHON" "$HELPERS/cache_stat.py" "$MNT" "$1"
+}
+
+# rss_kib PID: the resident set of PID in KiB.
+rss_kib() {
+    awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+}
