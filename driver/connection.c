@@ -32,11 +32,15 @@
 #include <signal.h>
 #include <stdlib.h>
 
+static void close_cb(virConnectPtr conn, int reason, void *opaque);
+
 static void
 connection_clear(CpfsConnection *c)
 {
     /* Handles go before the connection they belong to. */
     cpfs_handles_free(c->handles);
+    if (CALL(c->drv, virConnectUnregisterCloseCallback(c->conn, close_cb)) < 0)
+        virResetLastError();  /* registered only once set up */
     CALL(c->drv, virConnectClose(c->conn));
 }
 

@@ -43,6 +43,8 @@ struct _CpfsDriver {
     guint64 calls;
     CpfsRunner *runner;
 
+    /* Lock order: lock, then a runner's or a handle cache's lock (leaves);
+     * lock is never held across a libvirt call (connection.c). */
     GMutex lock;               /* guards the fields up to the blank line */
     GCond changed;             /* state changed, or stopping */
     CpfsConnection *live;      /* NULL while DOWN */

@@ -24,7 +24,7 @@ typedef struct {
     /* Open file and directory handles.  The kernel sends RELEASE after
      * close() returns and may unmount before it arrives, so whatever is
      * still here when the session ends is freed by cpfs_fs_clear. */
-    GMutex handles_lock;
+    GMutex handles_lock;     /* a leaf: nothing is locked while it is held */
     GHashTable *handles;     /* handle -> its free function */
     /* Moves the kernel's entries of checkpoints that an rmdir moved up
      * (fs/notify.c); private to it. */
