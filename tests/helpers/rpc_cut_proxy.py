@@ -6,8 +6,10 @@ only the create request of checkpoint c1 carries).  Both sides of that
 connection are then closed, as a libvirtd killed just after answering
 would leave them; later connections are forwarded untouched.
 
-usage: rpc_cut_proxy.py LISTEN_SOCKET LIBVIRTD_SOCKET TRIGGER CUT_FILE
-It writes CUT_FILE once the cut happened, and ends with its parent.  libvirt's RPC messages start
+usage: rpc_cut_proxy.py LISTEN_SOCKET LIBVIRTD_SOCKET TRIGGER CUT_FILE [--before] [--proc N]
+--before: cut instead of forwarding that reply (libvirtd did the work, the
+client never hears of it).  --proc N: only a request of procedure N counts
+(libvirt 9.0: checkpoint create 411, get XML 412, delete 417).  It writes CUT_FILE once the cut happened, and ends with its parent.  libvirt's RPC messages start
 with a 4-byte big-endian length (header included) and a header of six
 4-byte fields: program, version, procedure, type, serial, status.
 """
@@ -17,8 +19,8 @@ import struct
 import sys
 import threading
 
-armed = threading.Lock()  # held by the connection that will be cut
 state = {"cut": False}
+options = {"before": False, "proc": None}
 
 
 def read_message(sock):
@@ -43,6 +45,16 @@ def serial_of(message):
     return struct.unpack(">I", message[20:24])[0]
 
 
+def proc_of(message):
+    return struct.unpack(">I", message[12:16])[0]
+
+
+def matches(message, trigger):
+    if options["proc"] is not None and proc_of(message) != options["proc"]:
+        return False
+    return trigger in message
+
+
 def serve(client, trigger, target, cut_file):
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.connect(target)
@@ -53,8 +65,10 @@ def serve(client, trigger, target, cut_file):
             message = read_message(server)
             if message is None:
                 break
-            client.sendall(message)
-            if serial_of(message) in watched and not state["cut"]:
+            hit = serial_of(message) in watched and not state["cut"]
+            if not (hit and options["before"]):
+                client.sendall(message)
+            if hit:
                 state["cut"] = True
                 open(cut_file, "w").close()
                 break
@@ -71,7 +85,10 @@ def serve(client, trigger, target, cut_file):
             message = read_message(client)
             if message is None:
                 break
-            if not state["cut"] and trigger in message:
+            if os.environ.get("RPC_PROXY_LOG"):
+                print("request proc %d%s" % (proc_of(message), " *" if trigger in message
+                                             else ""), file=sys.stderr, flush=True)
+            if not state["cut"] and matches(message, trigger):
                 watched[serial_of(message)] = True
             server.sendall(message)
     except OSError:
@@ -95,6 +112,10 @@ def exit_with_parent():
 
 def main():
     listen, target, trigger, cut_file = sys.argv[1:5]
+    rest = sys.argv[5:]
+    options["before"] = "--before" in rest
+    if "--proc" in rest:
+        options["proc"] = int(rest[rest.index("--proc") + 1])
     threading.Thread(target=exit_with_parent, daemon=True).start()
     if os.path.exists(listen):
         os.unlink(listen)
