@@ -156,14 +156,3 @@ cpfs_runner_run(CpfsRunner *runner, CpfsJobFunc func, gpointer job, GDestroyNoti
         g_free(task);
     return finished;
 }
-
-guint
-cpfs_runner_busy(CpfsRunner *runner)
-{
-    guint busy;
-
-    g_mutex_lock(&runner->lock);
-    busy = runner->busy;
-    g_mutex_unlock(&runner->lock);
-    return busy;
-}

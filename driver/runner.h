@@ -19,6 +19,3 @@ gboolean cpfs_runner_free(CpfsRunner *runner);
  * once FUNC returns. */
 gboolean cpfs_runner_run(CpfsRunner *runner, CpfsJobFunc func, gpointer job,
                          GDestroyNotify job_free, gint64 deadline);
-
-/* Jobs running now (abandoned ones included). */
-guint cpfs_runner_busy(CpfsRunner *runner);
