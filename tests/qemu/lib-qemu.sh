@@ -26,7 +26,12 @@
 #   disk_image DOM DISK      the path of the disk's image file
 #   backup_uri FILE          the NBD URI of an open backup file's job
 #   backup_socket FILE       the unix socket of that URI
-#   backup_running DOM       a backup job runs on DOM (virsh backup-dumpxml)
+#   backup_running DOM, backup_ended DOM
+#                            a backup job runs / none runs on DOM
+#   qemu_backup_begin DOM CHECKPOINT|- DISK...
+#                            another tool's pull-mode job (virsh backup-begin)
+#                            on DISK...; its socket is $QEMU_JOB/nbd.sock
+#   qemu_block_node DOM DISK the node name of DISK's qcow2 node (for QMP)
 # The helpers that print a listing return 1 with a message on stderr when
 # virsh or the mount fails, printing nothing: assign their output first
 # (x=$(virsh_checkpoints D) fails the test under set -e), since
@@ -354,6 +359,42 @@ backup_running() {
     virsh_lv backup-dumpxml "$1" >/dev/null 2>&1
 }
 
+# backup_ended DOM: no backup job runs on DOM (virsh says so: a failing
+# virsh does not count as none).
+backup_ended() {
+    be_info=$(virsh_lv domjobinfo "$1") || return 1
+    ! backup_running "$1" && printf '%s\n' "$be_info" | grep -qE '^Job type: +None'
+}
+
+# qemu_backup_begin DOM CHECKPOINT|- DISK...: begins a pull-mode backup job
+# on DOM as another tool would (incremental since CHECKPOINT, or full for
+# -), exporting DISK... on the unix socket $QEMU_JOB/nbd.sock.
+qemu_backup_begin() {
+    qb_dom=$1 qb_cp=$2; shift 2
+    QEMU_JOB=$LV_DIR/job-$qb_dom
+    mkdir -p "$QEMU_JOB" && chown $LV_USER_ID "$QEMU_JOB"
+    {
+        echo "<domainbackup mode='pull'>"
+        [ "$qb_cp" = - ] || echo "<incremental>$qb_cp</incremental>"
+        echo "<server transport='unix' socket='$QEMU_JOB/nbd.sock'/><disks>"
+        for qb_disk in "$@"; do
+            echo "<disk name='$qb_disk' backup='yes' type='file'>"
+            echo "<scratch file='$QEMU_JOB/$qb_disk.scratch'/></disk>"
+        done
+        echo "</disks></domainbackup>"
+    } >"$QEMU_JOB/backup.xml"
+    virsh_lv backup-begin "$qb_dom" "$QEMU_JOB/backup.xml" >/dev/null ||
+        fail "virsh backup-begin $qb_dom failed"
+}
+
+# qemu_block_node DOM DISK: the node name of DISK's qcow2 node.
+qemu_block_node() {
+    qn_img=$(disk_image "$1" "$2") || return 1
+    qn_json=$(virsh_lv qemu-monitor-command "$1" '{"execute":"query-named-block-nodes"}') ||
+        { echo "FAIL: virsh qemu-monitor-command $1 failed" >&2; return 1; }
+    printf '%s' "$qn_json" | "$PYTHON" "$HELPERS/qemu_bitmaps.py" node "$qn_img"
+}
+
 # data_runs FILE...: "START LENGTH" lines, lseek(SEEK_DATA/SEEK_HOLE) runs.
 # nbd_data_runs URI: the runs base:allocation of an NBD export calls data.
 # qcow2_runs IMAGE: the runs allocated in IMAGE itself (its backing ignored).
@@ -366,7 +407,7 @@ nbd_data_runs() {
     printf '%s\n' "$nd_map" | "$PYTHON" "$HELPERS/extent_maps.py" nbd-data
 }
 qcow2_runs() {
-    qr_map=$(qemu-img map --output=json \
+    qr_map=$(qemu-img map -U --output=json \
         "json:{\"driver\":\"qcow2\",\"file\":{\"driver\":\"file\",\"filename\":\"$1\"},\"backing\":null}") ||
         { echo "FAIL: qemu-img map $1" >&2; return 1; }
     printf '%s\n' "$qr_map" | "$PYTHON" "$HELPERS/extent_maps.py" qcow2

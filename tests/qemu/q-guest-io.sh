@@ -16,16 +16,8 @@ guest_write vm vdb 0x22 4M 128k
 pass "guest_write and guest_zero report success"
 
 # A pull-mode job of our own, on a socket in a folder QEMU's user may write.
-job=$LV_DIR/job
-mkdir "$job" && chown $LV_USER_ID "$job"
-cat >"$job/backup.xml" <<XML
-<domainbackup mode='pull'><incremental>c1</incremental>
-<server transport='unix' socket='$job/nbd.sock'/><disks>
-<disk name='vda' backup='yes' type='file'><scratch file='$job/vda.scratch'/></disk>
-<disk name='vdb' backup='yes' type='file'><scratch file='$job/vdb.scratch'/></disk>
-</disks></domainbackup>
-XML
-virsh_lv backup-begin vm "$job/backup.xml" >/dev/null || fail "virsh backup-begin"
+qemu_backup_begin vm c1 vda vdb
+job=$QEMU_JOB
 backup_running vm || fail "no backup job after backup-begin"
 uri="nbd+unix:///vda?socket=$job/nbd.sock"
 dirty=$(nbdinfo --map=qemu:dirty-bitmap:backup-vda "$uri" |
@@ -46,8 +38,16 @@ img=$(disk_image vm vda) || fail "no image of vda"
 qemu-img compare -q -U -f raw -F qcow2 "$SCRATCH/vda.raw" "$img" ||
     fail "the export differs from vda's image file"
 virsh_lv domjobabort vm || fail "virsh domjobabort"
-wait_until 10 sh -c "! virsh -c '$LV_URI' backup-dumpxml vm" || fail "the job did not end"
-pass "the export equals the image file (flushed); disk_image names it"
+wait_until 10 backup_ended vm || fail "the job did not end"
+allocated=$(qcow2_runs "$img") || fail "qemu-img map $img"
+[ "$allocated" = "$(ranges 8M:64k 1M:192k)" ] ||
+    fail "qcow2_runs of vda's image: [$(echo $allocated)] (its zero cluster counts as allocated)"
+node=$(qemu_block_node vm vda) || fail "no node of vda"
+# QMP finds bitmap c1 on that node (and fails on a node without it).
+virsh_lv qemu-monitor-command vm "{\"execute\":\"x-debug-block-dirty-bitmap-sha256\",
+    \"arguments\":{\"node\":\"$node\",\"name\":\"c1\"}}" >/dev/null ||
+    fail "QMP finds no bitmap c1 on node $node"
+pass "the export equals the image file (flushed); disk_image, qcow2_runs and qemu_block_node agree"
 
 # A failed qemu-io must fail the test: past the end of the 64 MiB disk, and
 # on a disk the domain lacks.
