@@ -91,7 +91,8 @@ usage(const char *progname)
            "                           file (default 3)\n"
            "    -o backup_ports=LO-HI  TCP ports of exports on a remote host\n"
            "                           (default 10810-10909)\n"
-           "    -o backup_scratch=DIR  scratch files on a remote host (default /var/tmp)\n"
+           "    -o backup_scratch=DIR  folder of libvirt's scratch files, on libvirt's\n"
+           "                           host (default /var/tmp)\n"
            "    -h, --help             print this help\n"
            "    -V, --version          print version\n"
            "\n", progname);
@@ -408,7 +409,7 @@ serve(struct fuse_session *se, const struct fuse_cmdline_opts *cmd)
     return ret;
 }
 
-/* Where local backup jobs keep their sockets and scratch files: a folder
+/* Where local backup jobs keep their NBD sockets: a folder
  * per URI, so that a daemon finds what a killed one of its URI left. */
 static char *
 runtime_dir(const char *uri)
@@ -432,7 +433,7 @@ start_jobs(CpfsDriver *drv, CpfsView *view, const struct cpfs_options *opts)
         .runtime_dir = dir,
         .port_low = opts->port_low,
         .port_high = opts->port_high,
-        .remote_scratch = opts->backup_scratch ? opts->backup_scratch : "/var/tmp",
+        .scratch_dir = opts->backup_scratch ? opts->backup_scratch : "/var/tmp",
     };
 
     /* A read-only connection cannot begin a backup job. */

@@ -26,7 +26,7 @@ job_disk_free(JobDisk *d)
     g_free(d);
 }
 
-/* Removes what QEMU and libvirt left in FOLDER (a socket, scratch files). */
+/* Removes what QEMU left in FOLDER (its socket). */
 static void
 remove_folder(const char *folder)
 {
@@ -136,8 +136,8 @@ folder_pid(const char *runtime_dir, const char *path)
     return *end == '-' && pid > 0 ? (pid_t)pid : 0;
 }
 
-/* TRUE when the pid in the scratch file names of a remote job, made by a
- * daemon of this machine ("checkpointfs-MACHINEID-PID-..."), is dead. */
+/* The pid in the scratch file names of a job made by a daemon of this
+ * machine ("checkpointfs-MACHINEID-PID-..."), or 0. */
 static pid_t
 scratch_pid(JobContext *ctx, const CpfsBackupJobInfo *info)
 {
@@ -187,8 +187,8 @@ end_left_behind(JobContext *ctx, const char *domain)
 }
 
 /* Makes JOB's runtime folder, where QEMU (maybe another user) creates the
- * socket and libvirt the scratch files: sticky and writable by all, inside
- * a folder only its owner can list. */
+ * socket: sticky and writable by all, inside a folder only its owner can
+ * list. */
 static int
 make_folder(JobContext *ctx, Job *job)
 {
@@ -207,28 +207,28 @@ make_folder(JobContext *ctx, Job *job)
     return 0;
 }
 
-/* The <domainbackup> request of JOB for DISKS out of ALL. */
+/* The <domainbackup> request of JOB for DISKS out of ALL.  Scratch files
+ * grow with the guest's writes while the job lives: they go to the
+ * scratch folder (a disk, not the runtime folder's tmpfs), named after this
+ * machine and process so that nobody else's are taken for ours. */
 static char *
 request_xml(JobContext *ctx, Job *job, GPtrArray *disks, GPtrArray *all)
 {
-    g_autofree char *prefix = NULL;
+    g_autofree char *prefix = g_strdup_printf("checkpointfs-%s-%d-%s-", ctx->machine_id,
+                                              (int)getpid(), job->domain);
     CpfsBackupRequest req = {
         .incremental = job->checkpoint,
         .disks = disks,
         .all_disks = all,
+        .scratch_dir = ctx->config->scratch_dir,
+        .scratch_prefix = prefix,
     };
 
     if (ctx->tcp_host) {
-        prefix = g_strdup_printf("checkpointfs-%s-%d-%s-", ctx->machine_id, (int)getpid(),
-                                 job->domain);
         req.tcp_host = ctx->tcp_host;
         req.tcp_port = job->tcp_port;
-        req.scratch_dir = ctx->config->remote_scratch;
-        req.scratch_prefix = prefix;
     } else {
         req.socket_path = job->socket_path;
-        req.scratch_dir = job->folder;
-        req.scratch_prefix = "";
     }
     return cpfs_backup_request_xml(&req);
 }

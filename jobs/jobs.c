@@ -40,7 +40,7 @@ struct _CpfsJobs {
     gboolean stopping;
     GThread *reaper;
     char *runtime_dir;          /* the strings CONFIG points to */
-    char *remote_scratch;
+    char *scratch_dir;
 };
 
 static void
@@ -174,7 +174,7 @@ cpfs_jobs_new(CpfsDriver *drv, CpfsView *view, const CpfsJobsConfig *config)
 
     jobs->config = *config;
     jobs->config.runtime_dir = jobs->runtime_dir = g_strdup(config->runtime_dir);
-    jobs->config.remote_scratch = jobs->remote_scratch = g_strdup(config->remote_scratch);
+    jobs->config.scratch_dir = jobs->scratch_dir = g_strdup(config->scratch_dir);
     jobs->ctx.drv = drv;
     jobs->ctx.view = view;
     jobs->ctx.config = &jobs->config;
@@ -230,7 +230,7 @@ cpfs_jobs_free(CpfsJobs *jobs)
     g_free(jobs->ctx.tcp_host);
     g_free(jobs->ctx.machine_id);
     g_free(jobs->runtime_dir);
-    g_free(jobs->remote_scratch);
+    g_free(jobs->scratch_dir);
     g_free(jobs);
 }
 

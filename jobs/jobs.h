@@ -21,9 +21,9 @@ typedef enum {
 
 typedef struct {
     double linger;              /* seconds a job outlives its last image */
-    const char *runtime_dir;    /* sockets and scratch of local jobs */
+    const char *runtime_dir;    /* the NBD sockets of local jobs */
     int port_low, port_high;    /* TCP exports of a remote libvirt */
-    const char *remote_scratch; /* scratch folder on a remote host */
+    const char *scratch_dir;    /* libvirt's scratch files, on libvirt's host */
 } CpfsJobsConfig;
 
 /* Jobs on DRV's domains; VIEW supplies the documents disks are read from. */
