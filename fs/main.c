@@ -486,7 +486,6 @@ mount_and_serve(CpfsDriver *drv, const struct cpfs_options *opts,
         ret = serve(se, cmd) < 0 ? 1 : 0;
         /* No more kernel notifications: nobody would answer the kernel now. */
         g_atomic_pointer_set(&fs.se, NULL);
-        g_clear_pointer(&fs.jobs, cpfs_jobs_free);
         cpfs_driver_unwatch(drv);
         cpfs_info("unmounting %s (%" G_GUINT64_FORMAT " libvirt calls made)", cmd->mountpoint,
                   cpfs_driver_calls(drv));
@@ -496,6 +495,8 @@ mount_and_serve(CpfsDriver *drv, const struct cpfs_options *opts,
     fuse_session_destroy(se);
  out:
     cpfs_fs_clear(&fs);
+    /* After the handles the kernel never released: they hold images. */
+    g_clear_pointer(&fs.jobs, cpfs_jobs_free);
     cpfs_view_free(view);
     return ret;
 }
