@@ -479,6 +479,21 @@ served_size(CpfsJobs *jobs, const char *domain, const char *checkpoint, guint64 
     return TRUE;
 }
 
+/* Whether DOMAIN runs, from its XML: libvirt gives a running domain an id
+ * in its opening tag (the view forgets the XML when the domain starts or
+ * stops, from libvirt's events). */
+static gboolean
+domain_runs(CpfsJobs *jobs, const char *domain)
+{
+    g_autofree char *xml = NULL;
+    const char *tag, *end;
+
+    if (cpfs_view_domain_xml(jobs->ctx.view, domain, &xml) < 0 || !(tag = strstr(xml, "<domain"))
+        || !(end = strchr(tag, '>')))
+        return FALSE;
+    return g_strstr_len(tag, end - tag, " id=") != NULL;
+}
+
 int
 cpfs_jobs_image_size(CpfsJobs *jobs, const char *domain, const char *checkpoint,
                      guint64 serial, const char *disk, CpfsImageFormat format,
@@ -501,7 +516,8 @@ cpfs_jobs_image_size(CpfsJobs *jobs, const char *domain, const char *checkpoint,
 
         /* Only a running domain counts changed bytes: else metadata only. */
         used = 0;
-        if (cpfs_driver_checkpoint_xml_sized(jobs->ctx.drv, domain, checkpoint, &xml) == 0) {
+        if (domain_runs(jobs, domain)
+            && cpfs_driver_checkpoint_xml_sized(jobs->ctx.drv, domain, checkpoint, &xml) == 0) {
             covered = cpfs_backup_checkpoint_disks(xml, sizes);
             if ((changed = g_hash_table_lookup(sizes, disk)))
                 used = MIN(*changed, capacity);
