@@ -19,6 +19,7 @@ import json
 import os
 import sys
 
+import seek_extents
 from sizes import parse_size
 
 
@@ -35,26 +36,11 @@ def merged(runs):
 
 
 def seek_runs(path):
-    runs = []
     fd = os.open(path, os.O_RDONLY)
     try:
-        size = os.fstat(fd).st_size
-        pos = 0
-        while pos < size:
-            try:
-                data = os.lseek(fd, pos, os.SEEK_DATA)
-            except OSError as e:
-                if e.errno == 6:  # ENXIO: no data after pos
-                    break
-                raise
-            hole = os.lseek(fd, data, os.SEEK_HOLE)
-            if hole <= data:
-                raise SystemExit("SEEK_HOLE from %d gave %d" % (data, hole))
-            runs.append((data, hole - data))
-            pos = hole
+        return [(start, end - start) for start, end in seek_extents.extents(fd)]
     finally:
         os.close(fd)
-    return runs
 
 
 def nbd_runs(text, want_bit):
