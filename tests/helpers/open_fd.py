@@ -4,6 +4,8 @@ opened again: a second open could start or share a backup job of its own.
 
 usage: open_fd.py size FD
          the size fstat reports
+       open_fd.py read FD OFFSET
+         preads 64 KiB at OFFSET; prints OK or the errno name it failed with
        open_fd.py until-eio FD SECONDS
          preads 64 KiB at offsets not read before (so that no page cache
          answers) until one fails with EIO; prints the milliseconds that
@@ -49,6 +51,13 @@ def until_eio(fd, seconds):
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == "size":
         print(os.fstat(int(sys.argv[2])).st_size)
+        return 0
+    if len(sys.argv) == 4 and sys.argv[1] == "read":
+        try:
+            os.pread(int(sys.argv[2]), CHUNK, int(sys.argv[3]))
+            print("OK")
+        except OSError as e:
+            print(errno.errorcode.get(e.errno, str(e.errno)))
         return 0
     if len(sys.argv) == 4 and sys.argv[1] == "until-eio":
         return until_eio(int(sys.argv[2]), float(sys.argv[3]))

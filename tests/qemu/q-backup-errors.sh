@@ -16,6 +16,7 @@ mkdir "$D/c1" || fail "mkdir c1"
 for f in vda.raw vda.qcow2 c1/vda.qcow2; do
     expect_errno EACCES open_w "$D/$f"
     expect_errno EACCES open_rw "$D/$f"
+    expect_errno EACCES open_trunc "$D/$f"
 done
 backup_ended vm || fail "an open for writing began a backup job"
 pass "opening for writing: EACCES, and no job"
@@ -35,8 +36,15 @@ exec 3<"$D/vda.raw"
 expect_errno EBUSY open_r "$D/c1/vda.qcow2"
 expect_errno OK open_r "$D/vdb.qcow2"
 exec 3<&-
-wait_until 10 backup_ended vm || fail "the domain directory's job did not end"
 pass "another directory's files open: EBUSY either way; the same directory's: shared"
+
+# Closed, the job lingers (1 s); another directory's open ends it instead.
+sock=$(virsh_lv backup-dumpxml vm | grep -o "socket='[^']*'") || fail "no job lingers"
+expect_errno OK open_r "$D/c1/vda.qcow2"
+now=$(virsh_lv backup-dumpxml vm | grep -o "socket='[^']*'") || now=none
+[ "$now" != "$sock" ] || fail "the lingering job still runs after c1's open"
+wait_until 10 backup_ended vm || fail "c1's job did not end"
+pass "a lingering job of another directory is ended for the new open"
 
 qemu_backup_begin vm - vda
 start=$(date +%s%N)

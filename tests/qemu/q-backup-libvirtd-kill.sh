@@ -1,7 +1,7 @@
 #!/bin/bash
 # libvirtd dies (kill -9) during a backup: reads of the open file fail with
-# EIO within 5 s (never hang); once libvirtd is back and the file closed,
-# the job is ended within the linger and a new open works.
+# EIO within 5 s (never hang) and keep failing; once libvirtd is back the
+# daemon ends the lost job, and a new open begins a new one.
 . "$TESTS_SRC/lib.sh"
 . "$TESTS_SRC/qemu/lib-qemu.sh"
 qemu_start_libvirtd
@@ -19,10 +19,14 @@ ms=$("$PYTHON" "$HELPERS/open_fd.py" until-eio 3 5) ||
 pass "libvirtd killed: reads of the open file fail with EIO after $ms ms"
 
 qemu_restart_libvirtd
-exec 3<&-
 wait_until 20 backup_ended vm ||
     fail "a backup job still runs 20 s after libvirtd came back: $(virsh_lv domjobinfo vm 2>&1)"
-pass "libvirtd back: the lost job was ended"
+for off in 0 $((32 << 20)) $((63 << 20)); do
+    got=$("$PYTHON" "$HELPERS/open_fd.py" read 3 $off)
+    [ "$got" = EIO ] || fail "a read at $off of the lost job's open file gave $got, expected EIO"
+done
+exec 3<&-
+pass "libvirtd back: the lost job was ended, its open file still fails its reads"
 
 cp --sparse=always "$D/vda.raw" "$SCRATCH/vda.raw" || fail "cp vda.raw after libvirtd came back"
 qemu-img compare -q -U -f raw -F qcow2 "$SCRATCH/vda.raw" "$(disk_image vm vda)" ||
