@@ -342,7 +342,7 @@ guest_zero() {
 # backup_uri FILE: the NBD URI of the job serving the backup file FILE,
 # which must be open (the daemon says it in the xattr user.checkpointfs.nbd).
 backup_uri() {
-    getfattr -n user.checkpointfs.nbd --only-values "$1"
+    getfattr --absolute-names -n user.checkpointfs.nbd --only-values "$1"
 }
 
 # backup_socket FILE: the unix socket in backup_uri FILE.
