@@ -13,6 +13,7 @@ guest_write vm vda 0x5a 2M 192k
 guest_write vm vda 0x5b 9M 64k
 
 exec 3<"$D/c1/vda.qcow2"
+size=$(fd_size 3) || fail "fstat of the open file"
 mkdir "$D/c1/c2" || fail "mkdir c1/c2 while c1/vda.qcow2 is open"
 rmdir "$D/c1" || fail "rmdir c1 while c1/vda.qcow2 is open"
 [ -d "$D/c2" ] || fail "c2 did not move up: $(cd "$D" && find . -type d)"
@@ -20,7 +21,8 @@ names=$(virsh_checkpoints vm) || fail "virsh cannot list the checkpoints"
 [ "$names" = c2 ] || fail "virsh lists [$(echo $names)] after rmdir c1, expected c2"
 pass "mkdir below and rmdir of the checkpoint whose file is open both work"
 
-size=$(fd_size 3) || fail "fstat of the open file"
+after=$(fd_size 3) || fail "fstat of the open file after rmdir c1"
+[ "$after" -eq "$size" ] || fail "fstat of the open file said $size bytes, after rmdir c1 $after"
 cat <&3 >"$SCRATCH/c1.qcow2" || fail "reading the open c1/vda.qcow2 after rmdir c1"
 exec 3<&-
 [ "$(stat -c %s "$SCRATCH/c1.qcow2")" -eq "$size" ] ||
