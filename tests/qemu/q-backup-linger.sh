@@ -29,14 +29,14 @@ linger_of() {
 cpfs_mount "$LV_URI"
 ms=$(linger_of)
 [ "$ms" -ge 2500 ] || fail "the default linger ended the job $ms ms after the last close"
-[ "$ms" -le 5000 ] || fail "the default linger ended the job only $ms ms after the last close"
+[ "$ms" -le 6000 ] || fail "the default linger ended the job only $ms ms after the last close"
 cpfs_umount
 pass "default: the job ended $ms ms after the last close (linger 3 s)"
 
 cpfs_mount -o backup_linger=1 "$LV_URI"
 ms=$(linger_of)
 [ "$ms" -ge 700 ] || fail "backup_linger=1 ended the job $ms ms after the last close"
-[ "$ms" -le 3000 ] || fail "backup_linger=1 ended the job only $ms ms after the last close"
+[ "$ms" -le 4000 ] || fail "backup_linger=1 ended the job only $ms ms after the last close"
 pass "-o backup_linger=1: the job ended $ms ms after the last close"
 
 # Unmounted while a job lingers: the job ends with the daemon.
