@@ -176,7 +176,7 @@ cpfs_extent_map_raw_reads(const CpfsExtentMap *map, guint64 offset, gsize length
 {
     guint64 end;
 
-    if (offset >= map->size)
+    if (offset >= map->size || length == 0)
         return;
     end = length > map->size - offset ? map->size : offset + length;
     for (guint i = first_run_ending_after(map, offset, FALSE); i < map->runs->len; i++) {
