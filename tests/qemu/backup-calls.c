@@ -129,6 +129,7 @@ phase_job(CpfsDriver *drv, const char *domain, const char *jobdir, const char *c
     printf("ok - the job's XML names our socket, checkpoint and scratch file\n");
     check_export(info, *size);
 
+    g_clear_pointer(&job_xml, g_free);
     start = g_get_monotonic_time();
     CHECK(cpfs_driver_backup_abort(drv, domain) == 0, "abort");
     while ((rc = cpfs_driver_backup_xml(drv, domain, &job_xml)) == 0 && ms_since(start) < 5000)
