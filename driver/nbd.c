@@ -220,7 +220,7 @@ cpfs_nbd_uri(CpfsNbdExport *exp)
 /* ---- the pool ---- */
 
 /* Borrows up to WANT idle connections (at least one, waiting until
- * DEADLINE) into SLOTS; their number, or 0. */
+ * DEADLINE) into SLOTS; their number, or 0 (also once EXP is broken). */
 static guint
 borrow(CpfsNbdExport *exp, guint want, gint64 deadline, guint *slots)
 {
@@ -228,14 +228,18 @@ borrow(CpfsNbdExport *exp, guint want, gint64 deadline, guint *slots)
 
     g_mutex_lock(&exp->lock);
     for (;;) {
+        /* Checked under the lock: a failed reader marks the export broken
+         * before it gives its connections back, so nobody ever drives a
+         * connection whose abandoned requests target a freed buffer. */
+        if (g_atomic_int_get(&exp->broken))
+            break;
         for (guint i = 0; i < exp->n && got < want; i++) {
             if (!exp->busy[i]) {
                 exp->busy[i] = TRUE;
                 slots[got++] = i;
             }
         }
-        if (got > 0 || g_atomic_int_get(&exp->broken) ||
-            !g_cond_wait_until(&exp->idle, &exp->lock, deadline))
+        if (got > 0 || !g_cond_wait_until(&exp->idle, &exp->lock, deadline))
             break;
     }
     g_mutex_unlock(&exp->lock);

@@ -4,10 +4,13 @@
 #include "unit-common.h"
 #include "driver/nbd.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,6 +28,7 @@ typedef struct {
     char *image;
     char *socket;
     char *pid_file;
+    int port;                   /* serve on TCP at 127.0.0.1:PORT, not on SOCKET */
     pid_t server;
 } Fixture;
 
@@ -72,17 +76,42 @@ static void
 serve(Fixture *f)
 {
     g_autofree char *pid_text = NULL;
+    g_autofree char *port = g_strdup_printf("%d", f->port);
+    const char *where[] = { "-k", f->socket, NULL, NULL };
 
-    run_quiet((const char *[]){ "qemu-nbd", "--fork", "--pid-file", f->pid_file, "-k",
-                                f->socket, "-f", "qcow2", "-t", "-e", "32", "-x", "vda", "-B",
-                                "b0", "-r", f->image, NULL });
+    if (f->port) {
+        where[0] = "-b";
+        where[1] = "127.0.0.1";
+        where[2] = "-p";
+        where[3] = port;
+    }
+    run_quiet((const char *[]){ "qemu-nbd", "--fork", "--pid-file", f->pid_file, where[0],
+                                where[1], "-f", "qcow2", "-t", "-e", "32", "-x", "vda", "-B",
+                                "b0", "-r", f->image, where[2], where[3], NULL });
     g_assert_true(g_file_get_contents(f->pid_file, &pid_text, NULL, NULL));
     f->server = (pid_t)g_ascii_strtoll(pid_text, NULL, 10);
     g_assert_cmpint(f->server, >, 1);
 }
 
+/* A TCP port nothing listens on just now (the kernel's pick). */
+static int
+free_port(void)
+{
+    struct sockaddr_in addr = { .sin_family = AF_INET,
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof(addr);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
+    g_assert_cmpint(getsockname(fd, (struct sockaddr *)&addr, &len), ==, 0);
+    close(fd);
+    return ntohs(addr.sin_port);
+}
+
+/* Serves a fresh image on a unix socket, or on TCP when TCP. */
 static Fixture *
-fixture_new(void)
+fixture_new_on(gboolean tcp)
 {
     Fixture *f = g_new0(Fixture, 1);
 
@@ -91,9 +120,16 @@ fixture_new(void)
     f->image = g_build_filename(f->dir, "disk.qcow2", NULL);
     f->socket = g_build_filename(f->dir, "nbd.sock", NULL);
     f->pid_file = g_build_filename(f->dir, "qemu-nbd.pid", NULL);
+    f->port = tcp ? free_port() : 0;
     make_image(f);
     serve(f);
     return f;
+}
+
+static Fixture *
+fixture_new(void)
+{
+    return fixture_new_on(FALSE);
 }
 
 /* PID runs (a zombie does not: qemu-nbd --fork is not our child, and
@@ -146,7 +182,8 @@ fixture_free(Fixture *f)
 static CpfsNbdExport *
 open_export(Fixture *f, const char *bitmap, guint connections)
 {
-    CpfsNbdTarget target = { .socket_path = f->socket, .export_name = "vda", .bitmap = bitmap };
+    CpfsNbdTarget target = { .socket_path = f->port ? NULL : f->socket, .tcp_host = "127.0.0.1",
+                             .tcp_port = f->port, .export_name = "vda", .bitmap = bitmap };
     g_autofree char *error = NULL;
     CpfsNbdExport *exp = cpfs_nbd_open(&target, connections,
                                        g_get_monotonic_time() + 5 * G_USEC_PER_SEC, &error);
@@ -248,6 +285,33 @@ test_extents(void)
     g_assert_true(cpfs_extent_map_any(allocated, 1 * MiB, 1));
     g_assert_false(cpfs_extent_map_any(changed, 1 * MiB, 64 * 1024));
     g_assert_true(cpfs_extent_map_any(changed, 3 * MiB, 1));
+    cpfs_nbd_close(g_steal_pointer(&exp));
+    fixture_free(f);
+}
+
+/* The same over TCP, as remote URIs export: the URI names host and port. */
+static void
+test_tcp(void)
+{
+    Fixture *f = fixture_new_on(TRUE);
+    g_autoptr(CpfsNbdExport) exp = open_export(f, "b0", 2);
+    g_autoptr(CpfsExtentMap) allocated = NULL;
+    g_autoptr(CpfsExtentMap) changed = NULL;
+    g_autofree char *want_uri = g_strdup_printf("nbd://127.0.0.1:%d/vda", f->port);
+    g_autofree char *want_changed = NULL;
+    g_autofree char *got_changed = NULL;
+    g_autofree guint8 *buf = g_malloc(128 * 1024);
+    CpfsDiskRead r = { 0, 3 * MiB, 128 * 1024 };
+    gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+
+    g_assert_cmpstr(cpfs_nbd_uri(exp), ==, want_uri);
+    g_assert_cmpint(cpfs_nbd_extents(exp, deadline, &allocated, &changed), ==, 0);
+    want_changed = nbdinfo_runs(cpfs_nbd_uri(exp), "qemu:dirty-bitmap:b0", dirty);
+    got_changed = map_runs(changed);
+    g_assert_cmpstr(got_changed, ==, want_changed);
+    g_assert_cmpint(cpfs_nbd_read(exp, buf, &r, 1, deadline), ==, 0);
+    g_assert_cmpint(buf[0], ==, 0x33);
+    g_assert_cmpint(buf[128 * 1024 - 1], ==, 0x33);
     cpfs_nbd_close(g_steal_pointer(&exp));
     fixture_free(f);
 }
@@ -464,6 +528,7 @@ test_open_fails(void)
 
 static const TestCase tests[] = {
     { "/nbd/extents", test_extents },
+    { "/nbd/tcp", test_tcp },
     { "/nbd/missing-bitmap", test_missing_bitmap },
     { "/nbd/read", test_read },
     { "/nbd/read-past-end", test_read_past_end },
