@@ -6,6 +6,8 @@
  *   libvirt and the export say, ends it.
  * PHASE "inactive": DOMAIN is shut off: begin is ENOTSUP.
  * PHASE "stale": CHECKPOINT's bitmap is gone: begin is ESTALE.
+ * PHASE "epoch": prints "epoch 1", reads a line from stdin (meanwhile
+ *   libvirtd restarts), and waits until the driver reconnected: epoch 2.
  * Prints "ok - ..." lines; exits 1 on the first mismatch. */
 #include "driver/backup.h"
 #include "driver/nbd.h"
@@ -139,6 +141,40 @@ phase_job(CpfsDriver *drv, const char *domain, const char *jobdir, const char *c
     CHECK(cpfs_driver_epoch(drv) == 1, "one connection made");
 }
 
+static void
+ignore_event(const char *domain G_GNUC_UNUSED, CpfsDomainEvent event G_GNUC_UNUSED,
+             void *opaque G_GNUC_UNUSED)
+{
+}
+
+static void
+ignore_reconnect(void *opaque G_GNUC_UNUSED)
+{
+}
+
+/* The epoch counts the connections made: one more after libvirtd's
+ * restart, once the monitor thread reconnected. */
+static void
+phase_epoch(CpfsDriver *drv, const char *domain)
+{
+    char line[16];
+    g_autofree char *xml = NULL;
+    gint64 deadline;
+
+    CHECK(cpfs_driver_watch_domains(drv, ignore_event, ignore_reconnect, NULL) == 0, "watch");
+    printf("epoch %" G_GUINT64_FORMAT "\n", cpfs_driver_epoch(drv));
+    fflush(stdout);
+    CHECK(fgets(line, sizeof(line), stdin), "no go-ahead on stdin");
+    deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+    while (cpfs_driver_epoch(drv) < 2 && g_get_monotonic_time() < deadline)
+        cpfs_driver_wait_up(drv, MIN(deadline, g_get_monotonic_time() + G_USEC_PER_SEC / 10));
+    CHECK(cpfs_driver_epoch(drv) == 2, "epoch %" G_GUINT64_FORMAT " after a restart",
+          cpfs_driver_epoch(drv));
+    CHECK(cpfs_driver_backup_xml(drv, domain, &xml) == -ENOENT, "a call after reconnecting");
+    printf("ok - the epoch went from 1 to 2 when the driver reconnected\n");
+    cpfs_driver_unwatch(drv);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -155,6 +191,10 @@ main(int argc, char **argv)
     if (strcmp(argv[2], "job") == 0) {
         CHECK(argc == 6, "job needs a checkpoint");
         phase_job(drv, argv[3], argv[4], argv[5]);
+        return 0;
+    }
+    if (strcmp(argv[2], "epoch") == 0) {
+        phase_epoch(drv, argv[3]);
         return 0;
     }
     req = request(argv[4], argc > 5 ? argv[5] : NULL, disks);

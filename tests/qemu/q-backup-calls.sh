@@ -5,7 +5,8 @@
 # would wait 30 s for the job lock), the job's export shows exactly the
 # bytes written since the checkpoint, abort ends it; a shut off domain is
 # ENOTSUP, a checkpoint whose bitmap is gone (or the checkpoint itself)
-# ESTALE.  virsh judges the numbers.
+# ESTALE.  virsh judges the numbers.  The driver's epoch counts one more
+# connection after libvirtd restarted.
 . "$TESTS_SRC/lib.sh"
 . "$TESTS_SRC/qemu/lib-qemu.sh"
 PROBE=$BUILD_DIR/tests/backup-calls
@@ -52,3 +53,16 @@ out=$("$PROBE" "$LV_URI" stale one "$J" c1) || fail "backup-calls stale: $out"
 echo "$out"
 out=$("$PROBE" "$LV_URI" stale one "$J" gone) || fail "backup-calls stale (no checkpoint): $out"
 echo "$out"
+
+# The epoch: the probe waits on a fifo while libvirtd is killed and started.
+mkfifo "$SCRATCH/go"
+"$PROBE" "$LV_URI" epoch one "$J" <"$SCRATCH/go" >"$SCRATCH/epoch.out" 2>&1 &
+probe=$!
+exec 3>"$SCRATCH/go"
+wait_until 10 grep -qx "epoch 1" "$SCRATCH/epoch.out" || fail "epoch: $(cat "$SCRATCH/epoch.out")"
+qemu_kill_libvirtd
+qemu_restart_libvirtd
+echo go >&3
+exec 3>&-
+wait "$probe" || fail "backup-calls epoch: $(cat "$SCRATCH/epoch.out")"
+grep '^ok' "$SCRATCH/epoch.out"
