@@ -12,6 +12,8 @@ usage: checkpoint_xml.py check FILE NAME PARENT DOMAIN
          rewrite FILE with NAME as its <parent><name>
        checkpoint_xml.py add-description FILE TEXT
          rewrite FILE with a <description> TEXT after its <name>
+       checkpoint_xml.py disk-size FILE DISK
+         print the size= of DISK's <disk> (virsh checkpoint-dumpxml --size)
 Exits with a message on the first problem.
 """
 import sys
@@ -60,6 +62,13 @@ def main():
         description.text = args[0]
         tree.getroot().insert(1, description)
         tree.write(path)
+    elif cmd == "disk-size":
+        for disk in ET.parse(path).getroot().findall("disks/disk"):
+            if disk.get("name") == args[0] and disk.get("size", "").isdigit():
+                print(disk.get("size"))
+                break
+        else:
+            raise SystemExit("%s: no size for disk %s" % (path, args[0]))
     else:
         raise SystemExit("unknown command " + cmd)
     return 0

@@ -20,6 +20,18 @@
 #                            virsh's parent, and so is its xml's <parent>
 #   redefine_parent DOM CP P re-attach CP below P from outside (REDEFINE)
 #   cpfs_calls               the daemon's count of libvirt calls so far
+#   guest_write DOM DISK PATTERN OFFSET LENGTH, guest_zero DOM DISK OFFSET LENGTH
+#                            write (zeroes) through QEMU's block layer, as a
+#                            guest would: dirty bitmaps record it; flushed
+#   disk_image DOM DISK      the path of the disk's image file
+#   backup_uri FILE          the NBD URI of an open backup file's job
+#   backup_socket FILE       the unix socket of that URI
+#   backup_running DOM, backup_ended DOM
+#                            a backup job runs / none runs on DOM
+#   qemu_backup_begin DOM CHECKPOINT|- DISK...
+#                            another tool's pull-mode job (virsh backup-begin)
+#                            on DISK...; its socket is $QEMU_JOB/nbd.sock
+#   qemu_block_node DOM DISK the node name of DISK's qcow2 node (for QMP)
 # The helpers that print a listing return 1 with a message on stderr when
 # virsh or the mount fails, printing nothing: assign their output first
 # (x=$(virsh_checkpoints D) fails the test under set -e), since
@@ -278,4 +290,133 @@ redefine_parent() {
 # cpfs_calls: the number of libvirt calls the daemon has made so far.
 cpfs_calls() {
     "$PYTHON" "$HELPERS/libvirt_calls.py" "$MNT"
+}
+
+# qemu_disk DOM DISK alias|source: the qdev alias or image file of DOM's
+# disk DISK (vda), from the live domain XML.
+qemu_disk() {
+    qd_xml=$(virsh_lv dumpxml "$1") || { echo "FAIL: virsh dumpxml $1 failed" >&2; return 1; }
+    printf '%s' "$qd_xml" | "$PYTHON" "$HELPERS/domain_disks.py" "$3" "$2"
+}
+
+# disk_image DOM DISK: the path of the disk's image file.
+disk_image() {
+    qemu_disk "$1" "$2" source
+}
+
+# qemu_io DOM DISK OFFSET LENGTH CMD: runs qemu-io's CMD (a write of OFFSET
+# LENGTH) on DISK's device, flushes, reads the range back with READ (the
+# last argument, a "read -P" that checks the bytes), and fails the test
+# unless QEMU reports all of it done.  qemu-io prints its report on QEMU's
+# stdout, i.e. into the domain's log, not into the HMP answer (which only
+# carries errors such as an unknown device).
+qemu_io() {
+    qi_dom=$1 qi_disk=$2 qi_off=$3 qi_len=$4
+    qi_alias=$(qemu_disk "$qi_dom" "$qi_disk" alias) || fail "$qi_dom has no disk $qi_disk"
+    qi_dev=/machine/peripheral/$qi_alias/virtio-backend
+    qi_log=$LV_DIR/cache/libvirt/qemu/log/$qi_dom.log
+    qi_start=$(stat -c %s "$qi_log") || fail "no domain log $qi_log"
+    for qi_cmd in "$5" flush "$6"; do
+        qi_out=$(virsh_lv qemu-monitor-command "$qi_dom" --hmp "qemu-io -d $qi_dev \"$qi_cmd\"") ||
+            fail "virsh qemu-monitor-command $qi_dom qemu-io '$qi_cmd' failed"
+        [ -z "$(printf '%s' "$qi_out" | tr -d '[:space:]')" ] ||
+            fail "qemu-io '$qi_cmd' on $qi_dom $qi_disk: $qi_out"
+    done
+    "$PYTHON" "$HELPERS/qemu_io_log.py" "$qi_log" "$qi_start" "$qi_off" "$qi_len" ||
+        fail "qemu-io '$5' on $qi_dom $qi_disk did not complete"
+}
+
+# guest_write DOM DISK PATTERN OFFSET LENGTH: writes the byte PATTERN (0x5a)
+# at OFFSET (8M, 64k: as qemu-io takes them), then flushes, so that the image
+# file is current.
+guest_write() {
+    qemu_io "$1" "$2" "$4" "$5" "write -P $3 $4 $5" "read -P $3 $4 $5"
+}
+
+# guest_zero DOM DISK OFFSET LENGTH: writes zeroes (write -z: zero clusters
+# in the image), then flushes.
+guest_zero() {
+    qemu_io "$1" "$2" "$3" "$4" "write -z $3 $4" "read -P 0 $3 $4"
+}
+
+# backup_uri FILE: the NBD URI of the job serving the backup file FILE,
+# which must be open (the daemon says it in the xattr user.checkpointfs.nbd).
+backup_uri() {
+    getfattr --absolute-names -n user.checkpointfs.nbd --only-values "$1"
+}
+
+# backup_socket FILE: the unix socket in backup_uri FILE.
+backup_socket() {
+    bs_uri=$(backup_uri "$1") || return 1
+    case $bs_uri in
+        *"?socket="*) printf '%s\n' "${bs_uri#*\?socket=}" ;;
+        *) echo "FAIL: $1: no unix socket in '$bs_uri'" >&2; return 1 ;;
+    esac
+}
+
+# backup_running DOM: a backup job runs on DOM.
+backup_running() {
+    virsh_lv backup-dumpxml "$1" >/dev/null 2>&1
+}
+
+# backup_ended DOM: no backup job runs on DOM (virsh says so: a failing
+# virsh does not count as none).
+backup_ended() {
+    be_info=$(virsh_lv domjobinfo "$1") || return 1
+    ! backup_running "$1" && printf '%s\n' "$be_info" | grep -qE '^Job type: +None'
+}
+
+# qemu_backup_begin DOM CHECKPOINT|- DISK...: begins a pull-mode backup job
+# on DOM as another tool would (incremental since CHECKPOINT, or full for
+# -), exporting DISK... on the unix socket $QEMU_JOB/nbd.sock.
+qemu_backup_begin() {
+    qb_dom=$1 qb_cp=$2; shift 2
+    QEMU_JOB=$LV_DIR/job-$qb_dom
+    mkdir -p "$QEMU_JOB" && chown $LV_USER_ID "$QEMU_JOB"
+    {
+        echo "<domainbackup mode='pull'>"
+        [ "$qb_cp" = - ] || echo "<incremental>$qb_cp</incremental>"
+        echo "<server transport='unix' socket='$QEMU_JOB/nbd.sock'/><disks>"
+        for qb_disk in "$@"; do
+            echo "<disk name='$qb_disk' backup='yes' type='file'>"
+            echo "<scratch file='$QEMU_JOB/$qb_disk.scratch'/></disk>"
+        done
+        echo "</disks></domainbackup>"
+    } >"$QEMU_JOB/backup.xml"
+    virsh_lv backup-begin "$qb_dom" "$QEMU_JOB/backup.xml" >/dev/null ||
+        fail "virsh backup-begin $qb_dom failed"
+}
+
+# qemu_block_node DOM DISK: the node name of DISK's qcow2 node.
+qemu_block_node() {
+    qn_img=$(disk_image "$1" "$2") || return 1
+    qn_json=$(virsh_lv qemu-monitor-command "$1" '{"execute":"query-named-block-nodes"}') ||
+        { echo "FAIL: virsh qemu-monitor-command $1 failed" >&2; return 1; }
+    printf '%s' "$qn_json" | "$PYTHON" "$HELPERS/qemu_bitmaps.py" node "$qn_img"
+}
+
+# data_runs FILE...: "START LENGTH" lines, lseek(SEEK_DATA/SEEK_HOLE) runs.
+# nbd_data_runs URI: the runs base:allocation of an NBD export calls data.
+# qcow2_runs IMAGE: the runs allocated in IMAGE itself (its backing ignored).
+# ranges START:LENGTH...: the given runs, merged (sizes as qemu-io takes them).
+data_runs() {
+    "$PYTHON" "$HELPERS/extent_maps.py" seek "$1"
+}
+nbd_data_runs() {
+    nd_map=$(nbdinfo --map "$1") || { echo "FAIL: nbdinfo --map $1" >&2; return 1; }
+    printf '%s\n' "$nd_map" | "$PYTHON" "$HELPERS/extent_maps.py" nbd-data
+}
+qcow2_runs() {
+    qr_map=$(qemu-img map -U --output=json \
+        "json:{\"driver\":\"qcow2\",\"file\":{\"driver\":\"file\",\"filename\":\"$1\"},\"backing\":null}") ||
+        { echo "FAIL: qemu-img map $1" >&2; return 1; }
+    printf '%s\n' "$qr_map" | "$PYTHON" "$HELPERS/extent_maps.py" qcow2
+}
+ranges() {
+    "$PYTHON" "$HELPERS/extent_maps.py" ranges "$@"
+}
+
+# fd_size FD: the size fstat reports for the shell's open FD.
+fd_size() {
+    "$PYTHON" "$HELPERS/open_fd.py" size "$1"
 }
