@@ -61,6 +61,6 @@ int cpfs_driver_block_info(CpfsDriver *drv, const char *domain, const char *disk
  * domain (NO_DOMAIN). */
 int cpfs_driver_checkpoint_xml_sized(CpfsDriver *drv, const char *domain, const char *name,
                                      char **xml);
-/* Counts the connections made: a job begun under an earlier epoch belongs
- * to a libvirt connection since lost. */
+/* Changes whenever a libvirt connection is lost or made: a job begun
+ * under an earlier epoch belongs to a connection since lost. */
 guint64 cpfs_driver_epoch(CpfsDriver *drv);

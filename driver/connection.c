@@ -95,6 +95,8 @@ cpfs_driver_connection_lost(CpfsDriver *drv, CpfsConnection *c, const char *why)
         drv->lost = g_steal_pointer(&drv->live);
         drv->state = CPFS_CONN_DOWN;
         drv->lifecycle_id = -1;
+        /* What was begun on it (backup jobs) is now of an earlier epoch. */
+        drv->epoch++;
         g_cond_broadcast(&drv->changed);
     }
     g_mutex_unlock(&drv->lock);

@@ -50,7 +50,7 @@ struct _CpfsDriver {
     CpfsConnection *live;      /* NULL while DOWN */
     CpfsConnection *lost;      /* for the monitor thread to let go of */
     CpfsConnState state;
-    guint64 epoch;             /* connections made: bumped with each new live one */
+    guint64 epoch;             /* bumped when a connection is made or lost */
     gboolean probing;          /* a probe of a HUNG connection is out */
     gboolean came_back;        /* the monitor owes a reconnected call */
     int lifecycle_id;          /* domain event callback on live, or -1 */

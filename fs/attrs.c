@@ -306,6 +306,8 @@ cpfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         cpfs_fs_fill_common(fs, &st, ino, FALSE);
         if (fi && fi->fh && *(CpfsHandleKind *)(uintptr_t)fi->fh == CPFS_HANDLE_IMAGE)
             st.st_size = cpfs_fs_image_handle_size(fi->fh);
+        else if (id.image)
+            st.st_size = MAX(cpfs_fs_image_served_size(fs, &id), 0);
         else if (fi && fi->fh)
             st.st_size = (off_t)((XmlHandle *)(uintptr_t)fi->fh)->len;
         else

@@ -77,6 +77,9 @@ void cpfs_fs_image_release(fuse_req_t req, struct fuse_file_info *fi);
 void cpfs_fs_image_lseek(fuse_req_t req, off_t off, int whence, struct fuse_file_info *fi);
 /* The NBD URI of image INO's export, or NULL. */
 char *cpfs_fs_image_nbd_uri(CpfsFs *fs, fuse_ino_t ino);
+/* The size of image ID that a running job serves, or -1 (for fstat of a
+ * file whose checkpoint is gone: the kernel passes no handle to getattr). */
+gint64 cpfs_fs_image_served_size(CpfsFs *fs, const CpfsNodeId *id);
 /* The size fstat reports of open image handle FH. */
 gint64 cpfs_fs_image_handle_size(uint64_t fh);
 /* Jobs held, for the root's cache attribute. */

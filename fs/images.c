@@ -185,6 +185,20 @@ cpfs_fs_image_lseek(fuse_req_t req, off_t off, int whence, struct fuse_file_info
 }
 
 gint64
+cpfs_fs_image_served_size(CpfsFs *fs, const CpfsNodeId *id)
+{
+    g_autofree char *disk = NULL;
+    CpfsImageFormat format;
+    guint64 size, allocated;
+
+    if (!fs->jobs || !id->image || !cpfs_image_name_parse(id->image, &disk, &format)
+        || !cpfs_jobs_served_size(fs->jobs, id->domain, id->checkpoint, id->serial, disk, format,
+                                  &size, &allocated))
+        return -1;
+    return (gint64)size;
+}
+
+gint64
 cpfs_fs_image_handle_size(uint64_t fh)
 {
     ImageHandle *ih = (ImageHandle *)(uintptr_t)fh;

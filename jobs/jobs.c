@@ -463,9 +463,8 @@ cpfs_jobs_count(CpfsJobs *jobs)
     return n;
 }
 
-/* The exact size of an image a job of its directory serves: TRUE if one does. */
-static gboolean
-served_size(CpfsJobs *jobs, const char *domain, const char *checkpoint, guint64 serial,
+gboolean
+cpfs_jobs_served_size(CpfsJobs *jobs, const char *domain, const char *checkpoint, guint64 serial,
             const char *disk, CpfsImageFormat format, guint64 *size, guint64 *allocated)
 {
     g_autoptr(Job) job = job_serving(jobs, domain, checkpoint, serial);
@@ -502,7 +501,7 @@ cpfs_jobs_image_size(CpfsJobs *jobs, const char *domain, const char *checkpoint,
     guint64 capacity = 0, used = 0;
     int rc;
 
-    if (served_size(jobs, domain, checkpoint, serial, disk, format, size, allocated))
+    if (cpfs_jobs_served_size(jobs, domain, checkpoint, serial, disk, format, size, allocated))
         return 0;
     if ((rc = cpfs_driver_block_info(jobs->ctx.drv, domain, disk, &capacity, &used)) < 0)
         return rc;

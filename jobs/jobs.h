@@ -47,6 +47,12 @@ int cpfs_jobs_image_size(CpfsJobs *jobs, const char *domain, const char *checkpo
                          guint64 serial, const char *disk, CpfsImageFormat format,
                          guint64 *size, guint64 *allocated);
 
+/* Like cpfs_jobs_image_size, but only when a job of its directory serves
+ * it: FALSE otherwise (nothing asked of libvirt). */
+gboolean cpfs_jobs_served_size(CpfsJobs *jobs, const char *domain, const char *checkpoint,
+                               guint64 serial, const char *disk, CpfsImageFormat format,
+                               guint64 *size, guint64 *allocated);
+
 /* Opens an image of DISK in DOMAIN's directory (CHECKPOINT NULL) or in
  * incarnation SERIAL of checkpoint CHECKPOINT's; 0, -EBUSY, -ENOTSUP,
  * -ESTALE, -ENOENT or -EIO. */

@@ -7,7 +7,7 @@
  * PHASE "inactive": DOMAIN is shut off: begin is ENOTSUP.
  * PHASE "stale": CHECKPOINT's bitmap is gone: begin is ESTALE.
  * PHASE "epoch": prints "epoch 1", reads a line from stdin (meanwhile
- *   libvirtd restarts), and waits until the driver reconnected: epoch 2.
+ *   libvirtd restarts), and waits until the driver reconnected: epoch 3.
  * Prints "ok - ..." lines; exits 1 on the first mismatch. */
 #include "driver/backup.h"
 #include "driver/nbd.h"
@@ -152,8 +152,8 @@ ignore_reconnect(void *opaque G_GNUC_UNUSED)
 {
 }
 
-/* The epoch counts the connections made: one more after libvirtd's
- * restart, once the monitor thread reconnected. */
+/* The epoch moves when the connection is lost and again when the monitor
+ * thread made a new one: two more after libvirtd's restart. */
 static void
 phase_epoch(CpfsDriver *drv, const char *domain)
 {
@@ -166,12 +166,12 @@ phase_epoch(CpfsDriver *drv, const char *domain)
     fflush(stdout);
     CHECK(fgets(line, sizeof(line), stdin), "no go-ahead on stdin");
     deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
-    while (cpfs_driver_epoch(drv) < 2 && g_get_monotonic_time() < deadline)
+    while (cpfs_driver_epoch(drv) < 3 && g_get_monotonic_time() < deadline)
         cpfs_driver_wait_up(drv, MIN(deadline, g_get_monotonic_time() + G_USEC_PER_SEC / 10));
-    CHECK(cpfs_driver_epoch(drv) == 2, "epoch %" G_GUINT64_FORMAT " after a restart",
+    CHECK(cpfs_driver_epoch(drv) == 3, "epoch %" G_GUINT64_FORMAT " after a restart",
           cpfs_driver_epoch(drv));
     CHECK(cpfs_driver_backup_xml(drv, domain, &xml) == -ENOENT, "a call after reconnecting");
-    printf("ok - the epoch went from 1 to 2 when the driver reconnected\n");
+    printf("ok - the epoch went from 1 to 3: lost, then reconnected\n");
     cpfs_driver_unwatch(drv);
 }
 

@@ -5,8 +5,8 @@
 # would wait 30 s for the job lock), the job's export shows exactly the
 # bytes written since the checkpoint, abort ends it; a shut off domain is
 # ENOTSUP, a checkpoint whose bitmap is gone (or the checkpoint itself)
-# ESTALE.  virsh judges the numbers.  The driver's epoch counts one more
-# connection after libvirtd restarted.
+# ESTALE.  virsh judges the numbers.  The driver's epoch moves on the loss
+# and again on the new connection when libvirtd restarted.
 . "$TESTS_SRC/lib.sh"
 . "$TESTS_SRC/qemu/lib-qemu.sh"
 PROBE=$BUILD_DIR/tests/backup-calls
