@@ -6,11 +6,12 @@ usage: open_fd.py size FD
          the size fstat reports
        open_fd.py read FD OFFSET
          preads 64 KiB at OFFSET; prints OK or the errno name it failed with
-       open_fd.py until-eio FD SECONDS
-         preads 64 KiB at offsets not read before (so that no page cache
-         answers) until one fails with EIO; prints the milliseconds that
-         took.  Fails on any other error, or when SECONDS pass first, or
-         when a single read took longer than SECONDS.
+       open_fd.py until-eio FD SIZE SECONDS
+         preads 64 KiB at offsets below SIZE not read before (so that no
+         page cache answers) until one fails with EIO; prints the
+         milliseconds that took.  Fails on any other error, or when
+         SECONDS pass first, or when a single read took longer than
+         SECONDS.  (SIZE is given: fstat itself may need libvirt.)
 """
 import errno
 import os
@@ -20,8 +21,7 @@ import time
 CHUNK = 64 << 10
 
 
-def until_eio(fd, seconds):
-    size = os.fstat(fd).st_size
+def until_eio(fd, size, seconds):
     start = time.monotonic()
     # Strides of 1 MiB + 64 KiB walk the file without touching a read's
     # read-ahead window twice.
@@ -59,8 +59,8 @@ def main():
         except OSError as e:
             print(errno.errorcode.get(e.errno, str(e.errno)))
         return 0
-    if len(sys.argv) == 4 and sys.argv[1] == "until-eio":
-        return until_eio(int(sys.argv[2]), float(sys.argv[3]))
+    if len(sys.argv) == 5 and sys.argv[1] == "until-eio":
+        return until_eio(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))
     raise SystemExit(__doc__)
 
 

@@ -14,7 +14,7 @@ exec 3<"$D/vda.raw"
 head -c 65536 <&3 >/dev/null || fail "reading the open vda.raw"
 backup_running vm || fail "no backup job while vda.raw is open"
 qemu_kill_libvirtd
-ms=$("$PYTHON" "$HELPERS/open_fd.py" until-eio 3 5) ||
+ms=$("$PYTHON" "$HELPERS/open_fd.py" until-eio 3 $((64 << 20)) 5) ||
     fail "reads of the open file did not fail with EIO within 5 s after libvirtd died"
 pass "libvirtd killed: reads of the open file fail with EIO after $ms ms"
 
