@@ -10,7 +10,7 @@ guest_write vm vda 0x5a 1M 256k
 backup_mount backup_linger=1
 D=$MNT/vm
 
-exec 3<"$D/vda.qcow2"
+exec 3<"$D/vda.qcow2" || fail "cannot open vda.qcow2"
 old=$(backup_socket "$D/vda.qcow2") || fail "no user.checkpointfs.nbd on the open vda.qcow2"
 pids=$(daemon_pids "$MNT")
 [ "$pids" = "$CPFS_PID" ] || fail "daemon pids for $MNT: [$pids], expected $CPFS_PID"

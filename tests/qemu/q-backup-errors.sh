@@ -26,14 +26,14 @@ for f in vdz.raw vdz.qcow2 c1/vdz.qcow2 c1/vda.raw; do
 done
 pass "no such disk: ENOENT"
 
-exec 3<"$D/c1/vda.qcow2"
+exec 3<"$D/c1/vda.qcow2" || fail "cannot open c1/vda.qcow2"
 expect_errno EBUSY open_r "$D/vda.raw"
 expect_errno EBUSY open_r "$D/vdb.qcow2"
 log_has "domain .vm.: files of another directory are open"
 expect_errno OK open_r "$D/c1/vdb.qcow2"
 exec 3<&-
 wait_until 10 backup_ended vm || fail "c1's job did not end"
-exec 3<"$D/vda.raw"
+exec 3<"$D/vda.raw" || fail "cannot open vda.raw"
 expect_errno EBUSY open_r "$D/c1/vda.qcow2"
 expect_errno OK open_r "$D/vdb.qcow2"
 exec 3<&-

@@ -40,7 +40,7 @@ qsize=$(stat -c %s "$out/vda.qcow2")
 [ "$qsize" -lt $((4 << 20)) ] || fail "vda.qcow2 has $qsize bytes for 1.4 MiB of clusters"
 pass "the raw copy is sparse ($used of $size bytes used); vda.qcow2 has $qsize bytes"
 
-exec 3<"$D/vda.raw"
+exec 3<"$D/vda.raw" || fail "cannot open vda.raw"
 uri=$(backup_uri "$D/vda.raw") || fail "no user.checkpointfs.nbd on the open vda.raw"
 seek=$(data_runs "$D/vda.raw") || fail "lseek on vda.raw"
 nbd=$(nbd_data_runs "$uri") || fail "nbdinfo --map $uri"

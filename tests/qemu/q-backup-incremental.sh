@@ -25,7 +25,7 @@ guest_write vm vda 0x20 64k 128k
 guest_write vm vda 0x20 20M 64k
 guest_write vm vdb 0x20 6M 192k
 mkdir "$D/c1/c2" || fail "mkdir c1/c2"
-exec 3<"$D/c1/vda.qcow2" 4<"$D/c1/vdb.qcow2"
+exec 3<"$D/c1/vda.qcow2" 4<"$D/c1/vdb.qcow2" || fail "cannot open c1/vda.qcow2 and c1/vdb.qcow2"
 sock_a=$(backup_socket "$D/c1/vda.qcow2") && sock_b=$(backup_socket "$D/c1/vdb.qcow2") ||
     fail "no user.checkpointfs.nbd on the open c1 files"
 [ "$sock_a" = "$sock_b" ] || fail "c1's vda and vdb come from two jobs: $sock_a, $sock_b"

@@ -10,7 +10,7 @@ guest_write vm vda 0x5a 0 1M
 backup_mount backup_linger=1
 D=$MNT/vm
 
-exec 3<"$D/vda.raw"
+exec 3<"$D/vda.raw" || fail "cannot open vda.raw"
 head -c 65536 <&3 >/dev/null || fail "reading the open vda.raw"
 backup_running vm || fail "no backup job while vda.raw is open"
 qemu_kill_libvirtd

@@ -13,14 +13,14 @@ guest_write vm vda 0x5a 0 64k
 # linger_of: opens and closes vda.qcow2, then vda.raw within the linger
 # (same job), and prints the milliseconds from that close to the job's end.
 linger_of() {
-    exec 3<"$D/vda.qcow2"
+    exec 3<"$D/vda.qcow2" || fail "cannot open vda.qcow2"
     lo_sock=$(backup_socket "$D/vda.qcow2") || fail "no user.checkpointfs.nbd on vda.qcow2"
     case $(scratch_files) in
         checkpointfs-*-vm-vda.scratch\ ) ;;
         *) fail "the job's scratch files in backup_scratch are [$(scratch_files)]" ;;
     esac
     exec 3<&-
-    exec 3<"$D/vda.raw"
+    exec 3<"$D/vda.raw" || fail "cannot open vda.raw"
     [ "$(backup_socket "$D/vda.raw")" = "$lo_sock" ] ||
         fail "an open within the linger began another job"
     exec 3<&-
@@ -47,7 +47,7 @@ ms=$(linger_of)
 pass "-o backup_linger=1: the job ended $ms ms after the last close"
 
 # Unmounted while a job lingers: the job ends with the daemon.
-exec 3<"$D/vda.qcow2"
+exec 3<"$D/vda.qcow2" || fail "cannot open vda.qcow2"
 exec 3<&-
 backup_running vm || fail "no job lingers after the close"
 cpfs_umount

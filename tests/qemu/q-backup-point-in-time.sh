@@ -11,7 +11,7 @@ img=$(disk_image vm vda) || fail "no image of vda"
 guest_write vm vda 0x5a 4M 128k
 backup_mount backup_linger=1
 
-exec 3<"$D/vda.qcow2"
+exec 3<"$D/vda.qcow2" || fail "cannot open vda.qcow2"
 sock=$(backup_socket "$D/vda.qcow2") || fail "no user.checkpointfs.nbd on the open vda.qcow2"
 # The disk as the job saw it (no guest writes since the open).
 qemu-img convert -U -f qcow2 -O raw "$img" "$SCRATCH/then.raw" || fail "qemu-img convert"
@@ -21,7 +21,7 @@ guest_write vm vda 0x77 12M 64k
     fail "the later writes did not change the disk"
 
 cat <&3 >"$SCRATCH/copy.qcow2" || fail "reading the open vda.qcow2"
-exec 4<"$D/vda.raw"
+exec 4<"$D/vda.raw" || fail "cannot open vda.raw"
 [ "$(backup_socket "$D/vda.raw")" = "$sock" ] || fail "vda.raw opened later runs another job"
 cp --sparse=always "$D/vda.raw" "$SCRATCH/copy.raw" || fail "cp vda.raw"
 cp "$D/vda.qcow2" "$SCRATCH/copy2.qcow2" || fail "cp vda.qcow2"

@@ -12,7 +12,7 @@ mkdir "$D/c1" || fail "mkdir c1"
 guest_write vm vda 0x5a 2M 192k
 guest_write vm vda 0x5b 9M 64k
 
-exec 3<"$D/c1/vda.qcow2"
+exec 3<"$D/c1/vda.qcow2" || fail "cannot open c1/vda.qcow2"
 size=$(fd_size 3) || fail "fstat of the open file"
 mkdir "$D/c1/c2" || fail "mkdir c1/c2 while c1/vda.qcow2 is open"
 rmdir "$D/c1" || fail "rmdir c1 while c1/vda.qcow2 is open"

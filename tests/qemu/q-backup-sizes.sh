@@ -30,7 +30,7 @@ backup_ended vm || fail "stat began a backup job"
     fail "unopened c1/vda.qcow2 has size $estimate, libvirt counts $changed changed bytes"
 pass "unopened c1/vda.qcow2: $estimate bytes for libvirt's $changed changed bytes"
 
-exec 3<"$D/c1/vda.qcow2"
+exec 3<"$D/c1/vda.qcow2" || fail "cannot open c1/vda.qcow2"
 exact=$(fd_size 3) || fail "fstat of the open c1/vda.qcow2"
 got=$(wc -c <&3)
 exec 3<&-
