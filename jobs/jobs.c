@@ -15,6 +15,8 @@
 
 /* How often the reaper tries again to end a job libvirt did not answer on. */
 #define RETRY_US G_USEC_PER_SEC
+/* How often it looks whether a job's libvirt connection was lost. */
+#define EPOCH_CHECK_US (G_USEC_PER_SEC / 2)
 
 /* A domain's place in the table: its job, and whether one is changing. */
 typedef struct {
@@ -68,18 +70,30 @@ queue_end(CpfsJobs *jobs, Job *job)
     g_cond_broadcast(&jobs->changed);
 }
 
-/* Moves lingering jobs whose time ran out to the endings; the lock is held.
- * Returns when the next linger runs out (G_MAXINT64: none). */
+/* Moves to the endings the jobs whose linger ran out, and those begun on a
+ * libvirt connection since lost, whose files fail from then on whether
+ * open or not; the lock is held.  Returns when to look again (G_MAXINT64:
+ * when something changes). */
 static gint64
-expire_lingering(CpfsJobs *jobs, gint64 now)
+expire_jobs(CpfsJobs *jobs, gint64 now)
 {
+    guint64 epoch = cpfs_driver_epoch(jobs->ctx.drv);
     GHashTableIter it;
     Slot *slot;
     gint64 next = G_MAXINT64;
 
     g_hash_table_iter_init(&it, jobs->slots);
     while (g_hash_table_iter_next(&it, NULL, (gpointer *)&slot)) {
-        if (!slot->job || slot->opens || slot->changing)
+        if (!slot->job || slot->changing)
+            continue;
+        if (slot->job->epoch != epoch) {
+            slot->opens = 0;  /* its images no longer count: they only fail */
+            queue_end(jobs, g_steal_pointer(&slot->job));
+            continue;
+        }
+        /* No event tells of a lost connection: look again in a while. */
+        next = MIN(next, now + EPOCH_CHECK_US);
+        if (slot->opens)
             continue;
         if (slot->linger_until <= now)
             queue_end(jobs, g_steal_pointer(&slot->job));
@@ -130,7 +144,7 @@ reaper_main(gpointer data)
     g_mutex_lock(&jobs->lock);
     while (!jobs->stopping) {
         gint64 now = g_get_monotonic_time();
-        gint64 next = expire_lingering(jobs, now);
+        gint64 next = expire_jobs(jobs, now);
 
         next = MIN(next, run_endings(jobs, now));
         if (jobs->stopping)
