@@ -50,6 +50,7 @@ struct _CpfsQcow2Layout {
     guint8 header[HEADER_LENGTH];
 };
 
+/* A / B rounded up. */
 static inline guint64
 div_up(guint64 a, guint64 b)
 {
@@ -309,12 +310,14 @@ render_entries(const CpfsQcow2Layout *layout, guint64 rel, gsize len, guint8 *ou
     }
 }
 
+/* Refcount table entry INDEX: the offset of refcount block INDEX, if any. */
 static guint64
 rt_entry(const CpfsQcow2Layout *layout, guint64 index, Cursor *cur G_GNUC_UNUSED)
 {
     return index < layout->n_rb ? (layout->start[REGION_RB] + index) * CLUSTER : 0;
 }
 
+/* L1 entry INDEX: its L2 table's offset, or 0 for no table. */
 static guint64
 l1_entry(const CpfsQcow2Layout *layout, guint64 index, Cursor *cur)
 {
@@ -393,6 +396,7 @@ find_group(const GArray *groups, guint64 rank)
 typedef void (*RenderFunc)(const CpfsQcow2Layout *layout, guint64 rel, gsize len,
                            guint8 *out, gsize buf_offset, GArray *reads);
 
+/* The header cluster: the header, then zeroes (the extensions' end marker). */
 static void
 render_header(const CpfsQcow2Layout *layout, guint64 rel, gsize len, guint8 *out,
               gsize buf_offset G_GNUC_UNUSED, GArray *reads G_GNUC_UNUSED)
@@ -404,6 +408,7 @@ render_header(const CpfsQcow2Layout *layout, guint64 rel, gsize len, guint8 *out
     memset(out + n, 0, len - n);
 }
 
+/* The refcount table's clusters. */
 static void
 render_rt(const CpfsQcow2Layout *layout, guint64 rel, gsize len, guint8 *out,
           gsize buf_offset G_GNUC_UNUSED, GArray *reads G_GNUC_UNUSED)
@@ -430,6 +435,7 @@ render_rb(const CpfsQcow2Layout *layout, guint64 rel, gsize len, guint8 *out,
     memset(out + n_ones, 0, len - n_ones);
 }
 
+/* The L1 table's clusters: zeroes past its L1_SIZE entries. */
 static void
 render_l1(const CpfsQcow2Layout *layout, guint64 rel, gsize len, guint8 *out,
           gsize buf_offset G_GNUC_UNUSED, GArray *reads G_GNUC_UNUSED)

@@ -33,6 +33,7 @@ typedef struct {
     guint64 state;         /* random chunk sizes */
 } Image;
 
+/* The next number of a xorshift generator (deterministic per input). */
 static guint64
 next_rand(Image *img)
 {
@@ -42,6 +43,7 @@ next_rand(Image *img)
     return img->state;
 }
 
+/* The big-endian N-byte number at P. */
 static guint64
 get_be(const guint8 *p, int n)
 {
@@ -77,6 +79,7 @@ ref(Image *img, guint64 offset)
     CHECK(++img->refs[offset / C] == 1);
 }
 
+/* The header H: version 3, the disk's size, no backing file or features. */
 static void
 check_header(Image *img, const guint8 *h)
 {
@@ -199,6 +202,7 @@ check_disk_read(Image *img, guint64 p, const CpfsDiskRead *r)
     }
 }
 
+/* One read of [OFF, OFF + LEN): every byte either read from the disk or right. */
 static void
 check_chunk(Image *img, guint64 off, gsize len, guint8 *buf)
 {
@@ -245,6 +249,7 @@ check_reads(Image *img)
     check_chunk(img, img->data_start - 10, MIN(img->file_size - img->data_start + 10, 1 << 20), buf);
 }
 
+/* Parses LAYOUT's image back and reads it in chunks (see the top). */
 static void
 check_image(const CpfsQcow2Layout *layout, const CpfsExtentMap *allocated,
             const CpfsExtentMap *changed, guint64 seed)
