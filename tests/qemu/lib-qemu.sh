@@ -26,6 +26,8 @@
 #   disk_image DOM DISK      the path of the disk's image file
 #   backup_uri FILE          the NBD URI of an open backup file's job
 #   backup_socket FILE       the unix socket of that URI
+#   backup_mount [OPTIONS]   cpfs_mount of $LV_URI, scratch files in $LV_SCRATCH
+#   scratch_files            the scratch files there, one line
 #   backup_running DOM, backup_ended DOM
 #                            a backup job runs / none runs on DOM
 #   qemu_backup_begin DOM CHECKPOINT|- DISK...
@@ -40,6 +42,9 @@
 
 LV_USER_ID=65534
 LV_DIR=$SCRATCH/libvirt
+# libvirt's scratch files of the backup jobs (-o backup_scratch): the test's
+# own, so that none is left in /var/tmp.
+LV_SCRATCH=$LV_DIR/scratch
 LV_PID=
 
 command -v libvirtd >/dev/null || skip "libvirtd is not installed (scripts/deps --qemu)"
@@ -105,7 +110,7 @@ launch_libvirtd() {
 }
 
 qemu_start_libvirtd() {
-    mkdir -p "$LV_DIR/config" "$LV_DIR/cache" "$LV_DIR/run" "$LV_DIR/images"
+    mkdir -p "$LV_DIR/config" "$LV_DIR/cache" "$LV_DIR/run" "$LV_DIR/images" "$LV_SCRATCH"
     chmod 755 "$SCRATCH"
     chown -R $LV_USER_ID:$LV_USER_ID "$LV_DIR"
     LV_SOCK=$LV_DIR/run/libvirt/libvirt-sock
@@ -357,6 +362,17 @@ backup_socket() {
 # backup_running DOM: a backup job runs on DOM.
 backup_running() {
     virsh_lv backup-dumpxml "$1" >/dev/null 2>&1
+}
+
+# backup_mount [OPTIONS]: mounts the test daemon with OPTIONS (a,b=c) and
+# the backup jobs' scratch files in $LV_SCRATCH.
+backup_mount() {
+    cpfs_mount -o "backup_scratch=$LV_SCRATCH${1:+,$1}" "$LV_URI"
+}
+
+# scratch_files: the names in $LV_SCRATCH, on one line.
+scratch_files() {
+    ls -A "$LV_SCRATCH" | tr '\n' ' '
 }
 
 # backup_ended DOM: no backup job runs on DOM (virsh says so: a failing

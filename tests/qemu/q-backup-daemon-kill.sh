@@ -7,7 +7,7 @@
 qemu_start_libvirtd
 qemu_define vm
 guest_write vm vda 0x5a 1M 256k
-cpfs_mount -o backup_linger=1 "$LV_URI"
+backup_mount backup_linger=1
 D=$MNT/vm
 
 exec 3<"$D/vda.qcow2"
@@ -23,7 +23,7 @@ virsh_lv backup-dumpxml vm | grep -qF "socket='$old'" || fail "the running job i
 fusermount3 -uz "$MNT" || fail "fusermount3 -uz failed"
 pass "daemon killed: its job stays in libvirt"
 
-cpfs_mount -o backup_linger=1 "$LV_URI"
+backup_mount backup_linger=1
 exec 3<"$D/vda.qcow2" || fail "opening vda.qcow2 after the remount"
 new=$(backup_socket "$D/vda.qcow2") || fail "no user.checkpointfs.nbd after the remount"
 [ "$new" != "$old" ] || fail "the remounted daemon serves the dead one's job"
@@ -33,5 +33,6 @@ exec 3<&-
 qemu-img compare -q -U -f qcow2 -F qcow2 "$SCRATCH/vda.qcow2" "$(disk_image vm vda)" ||
     fail "the copy after the remount differs from the disk"
 wait_until 10 backup_ended vm || fail "the new job did not end"
-pass "remounted: the left job was ended, a new one copies the disk"
+wait_until 5 test -z "$(scratch_files)" || fail "scratch files remain: $(scratch_files)"
+pass "remounted: the left job was ended, a new one copies the disk; no scratch file left"
 cpfs_umount

@@ -9,7 +9,7 @@
 qemu_start_libvirtd
 qemu_define vm --disks 2
 qemu_define off --off
-cpfs_mount -o backup_linger=1 "$LV_URI"
+backup_mount backup_linger=1
 D=$MNT/vm
 mkdir "$D/c1" || fail "mkdir c1"
 

@@ -18,7 +18,7 @@ D=$MNT/vm
 out=$SCRATCH/out
 mkdir "$out"
 
-cpfs_mount -o backup_linger=1 "$LV_URI"
+backup_mount backup_linger=1
 cp "$D/vda.qcow2" "$D/vdb.qcow2" "$out/" || fail "cp vda.qcow2 vdb.qcow2"
 cp --sparse=always "$D/vda.raw" "$out/" || fail "cp vda.raw"
 for disk in vda vdb; do

@@ -15,7 +15,7 @@ mkdir "$out" "$out/full" "$out/inc1" "$out/inc2"
 guest_write vm vda 0x10 0 256k
 guest_write vm vda 0x10 8M 128k
 guest_write vm vdb 0x10 2M 64k
-cpfs_mount -o backup_files=visible,backup_linger=1 "$LV_URI"
+backup_mount backup_files=visible,backup_linger=1
 cp "$D/vda.qcow2" "$D/vdb.qcow2" "$out/full/" || fail "cp of the full images"
 wait_until 10 backup_ended vm || fail "the full backup's job did not end"
 mkdir "$D/c1" || fail "mkdir c1"

@@ -7,7 +7,7 @@
 qemu_start_libvirtd
 qemu_define vm
 guest_write vm vda 0x5a 0 1M
-cpfs_mount -o backup_linger=1 "$LV_URI"
+backup_mount backup_linger=1
 D=$MNT/vm
 
 exec 3<"$D/vda.raw"
@@ -27,7 +27,8 @@ for off in 0 $((32 << 20)) $((63 << 20)); do
     [ "$got" = EIO ] || fail "a read at $off of the lost job's open file gave $got, expected EIO"
 done
 exec 3<&-
-pass "libvirtd back: the lost job was ended, its open file still fails its reads"
+wait_until 5 test -z "$(scratch_files)" || fail "the lost job's scratch files remain: $(scratch_files)"
+pass "libvirtd back: the lost job was ended, its scratch files deleted; its open file still fails"
 
 cp --sparse=always "$D/vda.raw" "$SCRATCH/vda.raw" || fail "cp vda.raw after libvirtd came back"
 qemu-img compare -q -U -f raw -F qcow2 "$SCRATCH/vda.raw" "$(disk_image vm vda)" ||

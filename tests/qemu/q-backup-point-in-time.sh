@@ -9,7 +9,7 @@ qemu_define vm
 D=$MNT/vm
 img=$(disk_image vm vda) || fail "no image of vda"
 guest_write vm vda 0x5a 4M 128k
-cpfs_mount -o backup_linger=1 "$LV_URI"
+backup_mount backup_linger=1
 
 exec 3<"$D/vda.qcow2"
 sock=$(backup_socket "$D/vda.qcow2") || fail "no user.checkpointfs.nbd on the open vda.qcow2"

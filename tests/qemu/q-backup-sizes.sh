@@ -6,7 +6,7 @@
 . "$TESTS_SRC/qemu/lib-qemu.sh"
 qemu_start_libvirtd
 qemu_define vm --disks 2
-cpfs_mount -o backup_linger=1 "$LV_URI"
+backup_mount backup_linger=1
 D=$MNT/vm
 mkdir "$D/c1" || fail "mkdir c1"
 guest_write vm vda 0x5a 1M 1M
