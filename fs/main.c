@@ -430,6 +430,7 @@ start_jobs(CpfsDriver *drv, CpfsView *view, const struct cpfs_options *opts)
     g_autofree char *dir = runtime_dir(cpfs_driver_uri(drv));
     CpfsJobsConfig config = {
         .linger = opts->backup_linger,
+        .estimate_ttl = opts->cache_timeout / 2,
         .runtime_dir = dir,
         .port_low = opts->port_low,
         .port_high = opts->port_high,

@@ -56,6 +56,15 @@ int cpfs_job_begin(JobContext *ctx, const char *domain, const char *checkpoint, 
  * cannot be asked (then try again later). */
 int cpfs_job_end(JobContext *ctx, Job *job);
 
+/* estimates.c: stat's estimates of images no job serves, kept for a TTL. */
+typedef struct _CpfsEstimates CpfsEstimates;
+CpfsEstimates *cpfs_estimates_new(JobContext *ctx, gint64 ttl_us);
+void cpfs_estimates_free(CpfsEstimates *est);
+/* DISK's capacity, and its allocation (CHECKPOINT NULL) or the bytes
+ * changed since CHECKPOINT (0 when libvirt cannot count them). */
+int cpfs_estimates_get(CpfsEstimates *est, const char *domain, const char *checkpoint,
+                       const char *disk, guint64 *capacity, guint64 *used);
+
 /* An open image: a reference to its job and one of its disks. */
 struct _CpfsImage {
     Job *job;

@@ -41,6 +41,7 @@ struct _CpfsJobs {
     GPtrArray *endings;         /* Ending* */
     gboolean stopping;
     GThread *reaper;
+    CpfsEstimates *estimates;
     char *runtime_dir;          /* the strings CONFIG points to */
     char *scratch_dir;
 };
@@ -198,6 +199,8 @@ cpfs_jobs_new(CpfsDriver *drv, CpfsView *view, const CpfsJobsConfig *config)
     g_cond_init(&jobs->changed);
     jobs->slots = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                         (GDestroyNotify)slot_free);
+    jobs->estimates = cpfs_estimates_new(&jobs->ctx,
+                                         (gint64)(config->estimate_ttl * G_USEC_PER_SEC));
     jobs->endings = g_ptr_array_new();
     return jobs;
 }
@@ -243,6 +246,7 @@ cpfs_jobs_free(CpfsJobs *jobs)
     g_cond_clear(&jobs->changed);
     g_free(jobs->ctx.tcp_host);
     g_free(jobs->ctx.machine_id);
+    cpfs_estimates_free(jobs->estimates);
     g_free(jobs->runtime_dir);
     g_free(jobs->scratch_dir);
     g_free(jobs);
@@ -492,21 +496,6 @@ cpfs_jobs_served_size(CpfsJobs *jobs, const char *domain, const char *checkpoint
     return TRUE;
 }
 
-/* Whether DOMAIN runs, from its XML: libvirt gives a running domain an id
- * in its opening tag (the view forgets the XML when the domain starts or
- * stops, from libvirt's events). */
-static gboolean
-domain_runs(CpfsJobs *jobs, const char *domain)
-{
-    g_autofree char *xml = NULL;
-    const char *tag, *end;
-
-    if (cpfs_view_domain_xml(jobs->ctx.view, domain, &xml) < 0 || !(tag = strstr(xml, "<domain"))
-        || !(end = strchr(tag, '>')))
-        return FALSE;
-    return g_strstr_len(tag, end - tag, " id=") != NULL;
-}
-
 int
 cpfs_jobs_image_size(CpfsJobs *jobs, const char *domain, const char *checkpoint,
                      guint64 serial, const char *disk, CpfsImageFormat format,
@@ -517,25 +506,9 @@ cpfs_jobs_image_size(CpfsJobs *jobs, const char *domain, const char *checkpoint,
 
     if (cpfs_jobs_served_size(jobs, domain, checkpoint, serial, disk, format, size, allocated))
         return 0;
-    if ((rc = cpfs_driver_block_info(jobs->ctx.drv, domain, disk, &capacity, &used)) < 0)
+    rc = cpfs_estimates_get(jobs->estimates, domain, checkpoint, disk, &capacity, &used);
+    if (rc < 0)
         return rc;
-    used = MIN(used, capacity);
-    if (checkpoint) {
-        g_autofree char *xml = NULL;
-        g_autoptr(GHashTable) sizes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-                                                            g_free);
-        g_autoptr(GPtrArray) covered = NULL;
-        guint64 *changed;
-
-        /* Only a running domain counts changed bytes: else metadata only. */
-        used = 0;
-        if (domain_runs(jobs, domain)
-            && cpfs_driver_checkpoint_xml_sized(jobs->ctx.drv, domain, checkpoint, &xml) == 0) {
-            covered = cpfs_backup_checkpoint_disks(xml, sizes);
-            if ((changed = g_hash_table_lookup(sizes, disk)))
-                used = MIN(*changed, capacity);
-        }
-    }
     if (format == CPFS_IMAGE_RAW) {
         *size = capacity;
         *allocated = used;

@@ -24,6 +24,7 @@ typedef struct {
     const char *runtime_dir;    /* the NBD sockets of local jobs */
     int port_low, port_high;    /* TCP exports of a remote libvirt */
     const char *scratch_dir;    /* libvirt's scratch files, on libvirt's host */
+    double estimate_ttl;        /* seconds stat's estimates are kept */
 } CpfsJobsConfig;
 
 /* Jobs on DRV's domains; VIEW supplies the documents disks are read from. */
