@@ -78,6 +78,25 @@ cpfs_fs_image_names(CpfsFs *fs, const CpfsNodeId *dir, CpfsCheckpoint *at)
     return names;
 }
 
+void
+cpfs_fs_image_warn_hidden(CpfsFs *fs G_GNUC_UNUSED, const char *domain, const char *name)
+{
+    /* Such names are rare, and each is warned of once: a small set. */
+    static GMutex lock;
+    static GHashTable *warned;
+    g_autofree char *key = g_strdup_printf("%s/%s", domain, name);
+    gboolean first;
+
+    g_mutex_lock(&lock);
+    if (!warned)
+        warned = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    first = g_hash_table_add(warned, g_steal_pointer(&key));
+    g_mutex_unlock(&lock);
+    if (first)
+        cpfs_warn("domain '%s': checkpoint '%s' is not shown: its name is that of a disk "
+                  "image file (checkpoints below it neither)", domain, name);
+}
+
 int
 cpfs_fs_image_attr(CpfsFs *fs, const CpfsNodeId *id, guint64 ino, struct stat *st)
 {
