@@ -407,6 +407,11 @@ cpfs_jobs_open(CpfsJobs *jobs, const char *domain, const char *checkpoint, guint
         rc = begin_into_slot(jobs, slot, domain, checkpoint, serial, stale, &job);
     if (rc >= 0 && !(d = g_hash_table_lookup(job->disks, disk))) {
         rc = -ENOENT;
+    } else if (rc >= 0 && format == CPFS_IMAGE_QCOW2 && !d->qcow2) {
+        cpfs_error("domain '%s': disk %s is too large for a qcow2 image", domain, disk);
+        rc = -EFBIG;
+    }
+    if (rc < 0 && job) {
         slot->opens--;
         slot->linger_until = g_get_monotonic_time();
         g_cond_broadcast(&jobs->changed);
