@@ -3,7 +3,8 @@
  * table, the L2 tables (one per 512 MiB of the disk holding any cluster),
  * then the data clusters in disk order.  Every cluster of the file is used
  * once, so every refcount is 1 and the refcount blocks are a plain pattern;
- * the tables are rendered when read from runs of clusters. */
+ * the tables are rendered when read from runs of clusters.  A layout never
+ * changes once built, so reads from several threads need no lock. */
 #include "model/qcow2.h"
 
 #include <string.h>
