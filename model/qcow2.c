@@ -3,7 +3,8 @@
  * table, the L2 tables (one per 512 MiB of the disk holding any cluster),
  * then the data clusters in disk order.  Every cluster of the file is used
  * once, so every refcount is 1 and the refcount blocks are a plain pattern;
- * the tables are rendered when read from runs of clusters. */
+ * the tables are rendered when read from runs of clusters.  A layout never
+ * changes once built, so reads from several threads need no lock. */
 #include "model/qcow2.h"
 
 #include <string.h>
@@ -375,9 +376,10 @@ find_run(const GArray *runs, guint64 cluster, gboolean by_data)
     return lo;
 }
 
-/* The index of the group holding L2 table RANK. */
+/* The index of the group holding L2 table RANK, or with BY_L1 of the first
+ * group ending after L1 entry RANK. */
 static guint
-find_group(const GArray *groups, guint64 rank)
+find_group(const GArray *groups, guint64 rank, gboolean by_l1)
 {
     guint lo = 0, hi = groups->len;
 
@@ -385,7 +387,7 @@ find_group(const GArray *groups, guint64 rank)
         guint mid = lo + (hi - lo) / 2;
         const Group *g = &g_array_index(groups, Group, mid);
 
-        if (g->rank + g->count > rank)
+        if ((by_l1 ? g->l1 : g->rank) + g->count > rank)
             hi = mid;
         else
             lo = mid + 1;
@@ -440,7 +442,7 @@ static void
 render_l1(const CpfsQcow2Layout *layout, guint64 rel, gsize len, guint8 *out,
           gsize buf_offset G_GNUC_UNUSED, GArray *reads G_GNUC_UNUSED)
 {
-    Cursor cur = { 0, 0 };
+    Cursor cur = { 0, find_group(layout->groups, rel / 8, TRUE) };
 
     render_entries(layout, rel, len, out, l1_entry, &cur);
 }
@@ -494,7 +496,7 @@ render_l2(const CpfsQcow2Layout *layout, guint64 rel, gsize len, guint8 *out,
         gsize n = MIN(len - done, CLUSTER - in_table);
         gsize head = MIN(n, (8 - in_table % 8) % 8), whole = (n - head) / 8;
         const Group *g = &g_array_index(layout->groups, Group,
-                                        find_group(layout->groups, rank));
+                                        find_group(layout->groups, rank, FALSE));
         Cursor cur;
 
         cur.base = (g->l1 + rank - g->rank) * L2_ENTRIES;

@@ -9,7 +9,6 @@
 #include "model/qcow2.h"
 
 #include <fcntl.h>
-#include <malloc.h>
 #include <string.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
@@ -425,44 +424,6 @@ test_sparse_tib(void)
     check_full(map, 13, FALSE);
 }
 
-/* 1 TiB fully allocated: small memory, fast reads of data and of L2
- * tables (which start after 32 MiB of refcount blocks). */
-static void
-test_full_tib(void)
-{
-    g_autoptr(CpfsExtentMap) map = MAP(TiB, 0, TiB);
-    size_t before = mallinfo2().uordblks;
-    g_autoptr(CpfsQcow2Layout) layout = cpfs_qcow2_full(map);
-    size_t grown = mallinfo2().uordblks - before;
-    g_autoptr(GArray) reads = g_array_new(FALSE, FALSE, sizeof(CpfsDiskRead));
-    g_autofree guint8 *buf = g_malloc(MiB);
-    guint64 size = cpfs_qcow2_file_size(layout);
-    gint64 t0;
-
-    /* (AddressSanitizer's allocator leaves mallinfo2 at 0.) */
-    g_test_message("1 TiB full layout: %zu bytes of heap, file %" G_GUINT64_FORMAT, grown, size);
-    g_assert_cmpuint(grown, <, 64 * 1024);
-    g_assert_cmpuint(cpfs_qcow2_data_clusters(layout), ==, TiB / C);
-    memset(buf, 0, MiB);        /* page faults are not the layout's cost */
-    t0 = g_get_monotonic_time();
-    for (int i = 0; i < 1000; i++) {
-        g_array_set_size(reads, 0);
-        cpfs_qcow2_read(layout, size - (i + 1) * 7 * MiB - 12345, MiB, buf, reads);
-        g_assert_cmpuint(reads->len, ==, 1);
-    }
-    g_test_message("1 MiB data read: %.2f us", (g_get_monotonic_time() - t0) / 1000.0);
-    t0 = g_get_monotonic_time();
-    for (int i = 0; i < 20; i++) {
-        cpfs_qcow2_read(layout, (64 + i) * MiB + 8, MiB, buf, reads);
-        g_assert_cmpuint(reads->len, ==, 1);    /* metadata: no disk read added */
-    }
-    g_test_message("1 MiB L2 table read: %.2f us", (g_get_monotonic_time() - t0) / 20.0);
-    t0 = g_get_monotonic_time();
-    for (int i = 0; i < 20; i++)
-        cpfs_qcow2_read(layout, 2 * C + i * MiB + 8, MiB, buf, reads);
-    g_test_message("1 MiB refcount block read: %.2f us", (g_get_monotonic_time() - t0) / 20.0);
-}
-
 /* 256 GiB fully allocated: qemu-img check on the metadata (32 MiB of L2
  * tables, 8 MiB of refcount blocks) with the data clusters left as holes. */
 static void
@@ -561,28 +522,6 @@ test_overlay_large(void)
     check_overlay(allocated, changed, base, 31, 32);
 }
 
-/* The estimate is exact for packed data and never above a real layout. */
-static void
-test_estimate(void)
-{
-    g_autoptr(GRand) rand = g_rand_new_with_seed(99);
-    static const guint64 sizes[] = { 0, 1, C, C + 1, 512 * MiB, 512 * MiB + 1, 5 * GiB, TiB };
-
-    for (guint i = 0; i < G_N_ELEMENTS(sizes); i++) {
-        for (int k = 0; k < 20; k++) {
-            guint64 data = k == 0 ? 0 : k == 1 ? sizes[i] : g_rand_int(rand) % (sizes[i] + 1);
-            g_autoptr(CpfsExtentMap) packed = MAP(sizes[i], 0, data);
-            g_autoptr(CpfsExtentMap) spread = MAP(sizes[i], 0, data / 2,
-                                                  sizes[i] - data + data / 2, data - data / 2);
-            g_autoptr(CpfsQcow2Layout) lp = cpfs_qcow2_full(packed);
-            g_autoptr(CpfsQcow2Layout) ls = cpfs_qcow2_full(spread);
-
-            g_assert_cmpuint(cpfs_qcow2_estimate(sizes[i], data), ==, cpfs_qcow2_file_size(lp));
-            g_assert_cmpuint(cpfs_qcow2_estimate(sizes[i], data), <=, cpfs_qcow2_file_size(ls));
-        }
-    }
-}
-
 int
 main(int argc, char **argv)
 {
@@ -592,11 +531,9 @@ main(int argc, char **argv)
         { "/qcow2/boundaries", test_boundaries },
         { "/qcow2/refcount-block", test_refcount_block },
         { "/qcow2/sparse-tib", test_sparse_tib },
-        { "/qcow2/full-tib", test_full_tib },
         { "/qcow2/full-large", test_full_large },
         { "/qcow2/overlay-mixed", test_overlay_mixed },
         { "/qcow2/overlay-large", test_overlay_large },
-        { "/qcow2/estimate", test_estimate },
     };
 
     g_autofree char *qemu_img = g_find_program_in_path("qemu-img");
