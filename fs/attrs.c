@@ -301,6 +301,7 @@ reply_image_attr(fuse_req_t req, const CpfsNodeId *id, fuse_ino_t ino,
     }
     if (rc < 0) {
         cpfs_fs_fill_common(fs, st, ino, FALSE);
+        cpfs_fs_fill_times(st, fs->mount_time);
         st->st_nlink = rc == -ENOENT ? 0 : 1;
         st->st_blocks = (served + 511) / 512;
     }

@@ -17,6 +17,7 @@ typedef struct {
 /* FUSE reads arrive in pieces of up to 1 MiB: tell cp to ask for that much. */
 #define IMAGE_BLKSIZE (1024 * 1024)
 
+/* Closes the image of IH: its job lingers if it was the last. */
 static void
 image_handle_free(ImageHandle *ih)
 {
@@ -79,19 +80,15 @@ cpfs_fs_image_names(CpfsFs *fs, const CpfsNodeId *dir, CpfsCheckpoint *at)
 }
 
 void
-cpfs_fs_image_warn_hidden(CpfsFs *fs G_GNUC_UNUSED, const char *domain, const char *name)
+cpfs_fs_image_warn_hidden(CpfsFs *fs, const char *domain, const char *name)
 {
-    /* Such names are rare, and each is warned of once: a small set. */
-    static GMutex lock;
-    static GHashTable *warned;
     g_autofree char *key = g_strdup_printf("%s/%s", domain, name);
     gboolean first;
 
-    g_mutex_lock(&lock);
-    if (!warned)
-        warned = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    first = g_hash_table_add(warned, g_steal_pointer(&key));
-    g_mutex_unlock(&lock);
+    /* Such names are rare, and each is warned of once: a small set. */
+    g_mutex_lock(&fs->hidden_lock);
+    first = g_hash_table_add(fs->hidden_warned, g_steal_pointer(&key));
+    g_mutex_unlock(&fs->hidden_lock);
     if (first)
         cpfs_warn("domain '%s': checkpoint '%s' is not shown: its name is that of a disk "
                   "image file (checkpoints below it neither)", domain, name);
@@ -112,7 +109,8 @@ cpfs_fs_image_attr(CpfsFs *fs, const CpfsNodeId *id, guint64 ino, struct stat *s
     if (rc < 0)
         return rc;
     cpfs_fs_fill_common(fs, st, ino, FALSE);
-    cpfs_fs_fill_times(st, time(NULL));
+    /* Stable times: tar and rsync take a changing one for a changed file. */
+    cpfs_fs_fill_times(st, fs->mount_time);
     st->st_size = (off_t)size;
     /* What the raw file holds as data: cp --sparse and du look at it. */
     st->st_blocks = (blkcnt_t)((allocated + 511) / 512);
@@ -130,10 +128,6 @@ cpfs_fs_image_open(fuse_req_t req, const CpfsNodeId *id, struct fuse_file_info *
     ImageHandle *ih;
     int rc;
 
-    if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
-        fuse_reply_err(req, EACCES);
-        return;
-    }
     if (!fs->jobs || !cpfs_image_name_parse(id->image, &disk, &format)) {
         fuse_reply_err(req, ENOENT);
         return;

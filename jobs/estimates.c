@@ -19,7 +19,7 @@ struct _CpfsEstimates {
     JobContext *ctx;
     gint64 ttl_us;
     GMutex lock;            /* a leaf; never held across a libvirt call */
-    GHashTable *entries;    /* "domain\ncheckpoint\ndisk" -> Estimate* */
+    GHashTable *entries;    /* "domain\ncheckpoint\nserial\ndisk" -> Estimate* */
 };
 
 CpfsEstimates *
@@ -34,6 +34,7 @@ cpfs_estimates_new(JobContext *ctx, gint64 ttl_us)
     return est;
 }
 
+/* Frees EST and what it remembers. */
 void
 cpfs_estimates_free(CpfsEstimates *est)
 {
@@ -102,10 +103,10 @@ purge(CpfsEstimates *est, gint64 now)
 
 int
 cpfs_estimates_get(CpfsEstimates *est, const char *domain, const char *checkpoint,
-                   const char *disk, guint64 *capacity, guint64 *used)
+                   guint64 serial, const char *disk, guint64 *capacity, guint64 *used)
 {
-    g_autofree char *key = g_strdup_printf("%s\n%s\n%s", domain, checkpoint ? checkpoint : "",
-                                           disk);
+    g_autofree char *key = g_strdup_printf("%s\n%s\n%" G_GUINT64_FORMAT "\n%s", domain,
+                                           checkpoint ? checkpoint : "", serial, disk);
     Estimate fresh = { 0 }, *e;
     gint64 now = g_get_monotonic_time();
     int rc;

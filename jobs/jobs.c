@@ -4,8 +4,10 @@
  * made by the worker that needs it, outside the lock, while the domain's
  * slot is marked busy so that nobody else begins one meanwhile.  One reaper
  * thread ends jobs whose linger ran out, and retries ends that libvirt
- * could not be asked about.  The lock is a leaf: no libvirt or NBD call is
- * made while it is held. */
+ * could not be asked about; while it ends a job, the domain's slot is
+ * marked busy too.  No libvirt or NBD call is made, and no job freed, while
+ * the lock is held; the only lock taken under it is the driver's (to read
+ * the epoch), which is a leaf. */
 #include "jobs/job.h"
 #include "util/log.h"
 
@@ -30,6 +32,7 @@ typedef struct {
 typedef struct {
     Job *job;
     gint64 next_try;
+    gint64 grace_until;         /* a cut-off begin may show in libvirt until then */
 } Ending;
 
 struct _CpfsJobs {
@@ -46,6 +49,7 @@ struct _CpfsJobs {
     char *scratch_dir;
 };
 
+/* Frees SLOT with its reference to its job. */
 static void
 slot_free(Slot *slot)
 {
@@ -53,6 +57,7 @@ slot_free(Slot *slot)
     g_free(slot);
 }
 
+/* Frees E with its reference to its job. */
 static void
 ending_free(Ending *e)
 {
@@ -60,13 +65,28 @@ ending_free(Ending *e)
     g_free(e);
 }
 
-/* Queues JOB (owned) to be ended by the reaper; the lock is held. */
+/* DOMAIN's slot, made if needed; the lock is held. */
+static Slot *
+slot_of(CpfsJobs *jobs, const char *domain)
+{
+    Slot *slot = g_hash_table_lookup(jobs->slots, domain);
+
+    if (!slot) {
+        slot = g_new0(Slot, 1);
+        g_hash_table_insert(jobs->slots, g_strdup(domain), slot);
+    }
+    return slot;
+}
+
+/* Queues JOB (owned) to be ended by the reaper, looking for it in libvirt
+ * for GRACE_US even if it does not show at first; the lock is held. */
 static void
-queue_end(CpfsJobs *jobs, Job *job)
+queue_end(CpfsJobs *jobs, Job *job, gint64 grace_us)
 {
     Ending *e = g_new0(Ending, 1);
 
     e->job = job;
+    e->grace_until = grace_us ? g_get_monotonic_time() + grace_us : 0;
     g_ptr_array_add(jobs->endings, e);
     g_cond_broadcast(&jobs->changed);
 }
@@ -89,7 +109,7 @@ expire_jobs(CpfsJobs *jobs, gint64 now)
             continue;
         if (slot->job->epoch != epoch) {
             slot->opens = 0;  /* its images no longer count: they only fail */
-            queue_end(jobs, g_steal_pointer(&slot->job));
+            queue_end(jobs, g_steal_pointer(&slot->job), 0);
             continue;
         }
         /* No event tells of a lost connection: look again in a while. */
@@ -97,15 +117,17 @@ expire_jobs(CpfsJobs *jobs, gint64 now)
         if (slot->opens)
             continue;
         if (slot->linger_until <= now)
-            queue_end(jobs, g_steal_pointer(&slot->job));
+            queue_end(jobs, g_steal_pointer(&slot->job), 0);
         else
             next = MIN(next, slot->linger_until);
     }
     return next;
 }
 
-/* Ends what is due among the endings, the lock released meanwhile; the
- * lock is held on entry and return.  Returns when to try again. */
+/* Ends what is due among the endings, the lock released meanwhile and the
+ * domain's slot marked changing, so that no open begins a job libvirt would
+ * refuse as busy; the lock is held on entry and return.  Returns when to
+ * try again. */
 static gint64
 run_endings(CpfsJobs *jobs, gint64 now)
 {
@@ -113,30 +135,34 @@ run_endings(CpfsJobs *jobs, gint64 now)
 
     for (guint i = 0; i < jobs->endings->len;) {
         Ending *e = jobs->endings->pdata[i];
+        Slot *slot = slot_of(jobs, e->job->domain);
         int rc;
 
-        if (e->next_try > now) {
-            next = MIN(next, e->next_try);
+        if (e->next_try > now || slot->changing) {
+            next = MIN(next, MAX(e->next_try, now + RETRY_US / 10));
             i++;
             continue;
         }
         g_ptr_array_remove_index_fast(jobs->endings, i);
+        slot->changing = TRUE;
         g_mutex_unlock(&jobs->lock);
         rc = cpfs_job_end(&jobs->ctx, e->job);
+        now = g_get_monotonic_time();
+        if (jobs->stopping || rc == 0 || (rc == 1 && now >= e->grace_until))
+            g_clear_pointer(&e, ending_free);
         g_mutex_lock(&jobs->lock);
-        if (rc < 0 && !jobs->stopping) {
-            e->next_try = g_get_monotonic_time() + RETRY_US;
+        slot->changing = FALSE;
+        g_cond_broadcast(&jobs->changed);
+        if (e) {
+            e->next_try = now + RETRY_US;
             g_ptr_array_add(jobs->endings, e);
-            next = MIN(next, e->next_try);
-        } else {
-            ending_free(e);
         }
         i = 0;  /* the array changed under the released lock */
-        now = g_get_monotonic_time();
     }
     return next;
 }
 
+/* The reaper thread: ends lingering and lost jobs until the jobs stop. */
 static gpointer
 reaper_main(gpointer data)
 {
@@ -172,6 +198,7 @@ remote_host(const char *uri)
     return g_strdup(host);
 }
 
+/* This machine's id, which names our scratch files on libvirt's host. */
 static char *
 read_machine_id(void)
 {
@@ -232,7 +259,7 @@ cpfs_jobs_free(CpfsJobs *jobs)
     g_hash_table_iter_init(&it, jobs->slots);
     while (g_hash_table_iter_next(&it, NULL, (gpointer *)&slot)) {
         if (slot->job)
-            queue_end(jobs, g_steal_pointer(&slot->job));
+            queue_end(jobs, g_steal_pointer(&slot->job), 0);
     }
     for (guint i = 0; i < jobs->endings->len; i++) {
         Ending *e = jobs->endings->pdata[i];
@@ -278,19 +305,6 @@ cpfs_jobs_disks(CpfsJobs *jobs, const char *domain, const char *checkpoint, GPtr
     return cpfs_job_disks(&jobs->ctx, domain, checkpoint, 0, disks);
 }
 
-/* DOMAIN's slot, made if needed; the lock is held. */
-static Slot *
-slot_of(CpfsJobs *jobs, const char *domain)
-{
-    Slot *slot = g_hash_table_lookup(jobs->slots, domain);
-
-    if (!slot) {
-        slot = g_new0(Slot, 1);
-        g_hash_table_insert(jobs->slots, g_strdup(domain), slot);
-    }
-    return slot;
-}
-
 /* A port of the range no job of ours uses; the lock is held. */
 static int
 free_port(CpfsJobs *jobs)
@@ -322,48 +336,82 @@ wait_slot(CpfsJobs *jobs, Slot *slot, gint64 deadline)
     return TRUE;
 }
 
+/* Moves the endings of DOMAIN into STALE: a begin ends them first; the
+ * lock is held. */
+static void
+take_endings(CpfsJobs *jobs, const char *domain, GPtrArray *stale)
+{
+    for (guint i = 0; i < jobs->endings->len;) {
+        Ending *e = jobs->endings->pdata[i];
+
+        if (strcmp(e->job->domain, domain) != 0) {
+            i++;
+            continue;
+        }
+        g_ptr_array_add(stale, g_steal_pointer(&e->job));
+        g_ptr_array_remove_index_fast(jobs->endings, i);
+        g_free(e);
+    }
+}
+
 /* With the lock held: shares SLOT's job when it serves the directory, or
  * makes room for a new one.  1: shared (*JOB referenced); 0: SLOT is marked
- * changing and *STALE holds a lingering job to end first; negative errno. */
+ * changing and STALE holds the jobs to end first; negative errno. */
 static int
-share_or_claim(CpfsJobs *jobs, Slot *slot, const char *checkpoint, guint64 serial,
-               Job **job, Job **stale)
+share_or_claim(CpfsJobs *jobs, Slot *slot, const char *domain, const char *checkpoint,
+               guint64 serial, guint64 epoch, Job **job, GPtrArray *stale)
 {
-    guint64 epoch = cpfs_driver_epoch(jobs->ctx.drv);
-
-    if (slot->job && cpfs_job_serves(slot->job, checkpoint, serial)
-        && slot->job->epoch == epoch) {
+    /* A job of a lost connection, or whose export broke: its files only
+     * fail now, and do not hold the domain. */
+    if (slot->job && (slot->job->epoch != epoch || cpfs_job_broken(slot->job))) {
+        slot->opens = 0;
+        g_ptr_array_add(stale, g_steal_pointer(&slot->job));
+    }
+    if (slot->job && cpfs_job_serves(slot->job, checkpoint, serial)) {
         slot->opens++;
         *job = cpfs_job_ref(slot->job);
         return 1;
     }
     if (slot->job && slot->opens) {
-        if (slot->job->epoch != epoch)
-            return -EIO;  /* its files fail until they are closed */
         cpfs_info("domain '%s': files of another directory are open (backup job of %s)",
-                  slot->job->domain, slot->job->checkpoint ? slot->job->checkpoint
-                                                           : "the whole disks");
+                  domain, slot->job->checkpoint ? slot->job->checkpoint : "the whole disks");
         return -EBUSY;
     }
-    *stale = g_steal_pointer(&slot->job);
+    if (slot->job)
+        g_ptr_array_add(stale, g_steal_pointer(&slot->job));
+    take_endings(jobs, domain, stale);
     slot->changing = TRUE;
     return 0;
 }
 
+/* Ends the jobs of STALE (the lock released); those libvirt could not be
+ * asked about stay in it.  0, or -EIO when any stayed. */
+static int
+end_stale(CpfsJobs *jobs, GPtrArray *stale)
+{
+    for (guint i = 0; i < stale->len;) {
+        if (cpfs_job_end(&jobs->ctx, stale->pdata[i]) < 0) {
+            i++;
+            continue;
+        }
+        cpfs_job_unref(stale->pdata[i]);
+        g_ptr_array_remove_index(stale, i);
+    }
+    return stale->len ? -EIO : 0;
+}
+
 /* Begins a job for the directory into SLOT (marked changing), after ending
- * STALE (owned); the lock is held on entry and return. */
+ * STALE's jobs; the lock is held on entry and return. */
 static int
 begin_into_slot(CpfsJobs *jobs, Slot *slot, const char *domain, const char *checkpoint,
-                guint64 serial, Job *stale, Job **job)
+                guint64 serial, GPtrArray *stale, Job **job)
 {
     int port = jobs->ctx.tcp_host ? free_port(jobs) : 0;
     Job *begun = NULL;
-    int rc = 0;
+    int rc;
 
     g_mutex_unlock(&jobs->lock);
-    if (stale && cpfs_job_end(&jobs->ctx, stale) < 0)
-        rc = -EIO;
-    g_clear_pointer(&stale, cpfs_job_unref);
+    rc = end_stale(jobs, stale);
     if (rc == 0 && jobs->ctx.tcp_host && !port) {
         cpfs_error("domain '%s': every port of backup_ports is in use", domain);
         rc = -EBUSY;
@@ -373,12 +421,13 @@ begin_into_slot(CpfsJobs *jobs, Slot *slot, const char *domain, const char *chec
     g_mutex_lock(&jobs->lock);
     slot->changing = FALSE;
     g_cond_broadcast(&jobs->changed);
-    if (rc == CPFS_DRIVER_CUT_OFF) {
-        queue_end(jobs, begun);  /* libvirt may run it: end it once it answers */
-        return -EIO;
-    }
+    for (guint i = 0; i < stale->len; i++)
+        queue_end(jobs, stale->pdata[i], 0);
+    g_ptr_array_set_size(stale, 0);
+    if (rc < 0 && begun)  /* libvirt may run it (a cut-off begin may start later) */
+        queue_end(jobs, begun, rc == CPFS_DRIVER_CUT_OFF ? 2 * CPFS_DRIVER_BUDGET_US : 0);
     if (rc < 0)
-        return rc;
+        return rc == CPFS_DRIVER_CUT_OFF ? -EIO : rc;
     slot->job = begun;
     slot->opens = 1;
     *job = cpfs_job_ref(begun);
@@ -390,7 +439,9 @@ cpfs_jobs_open(CpfsJobs *jobs, const char *domain, const char *checkpoint, guint
                const char *disk, CpfsImageFormat format, CpfsImage **image)
 {
     gint64 deadline = g_get_monotonic_time() + CPFS_DRIVER_BUDGET_US;
-    Job *job = NULL, *stale = NULL;
+    guint64 epoch = cpfs_driver_epoch(jobs->ctx.drv);
+    g_autoptr(GPtrArray) stale = g_ptr_array_new();
+    Job *job = NULL;
     JobDisk *d = NULL;
     Slot *slot;
     int rc;
@@ -400,9 +451,10 @@ cpfs_jobs_open(CpfsJobs *jobs, const char *domain, const char *checkpoint, guint
     slot = slot_of(jobs, domain);
     if (!wait_slot(jobs, slot, deadline)) {
         g_mutex_unlock(&jobs->lock);
-        return -EBUSY;
+        cpfs_error("domain '%s': a backup job of it is still beginning or ending", domain);
+        return -EIO;
     }
-    rc = share_or_claim(jobs, slot, checkpoint, serial, &job, &stale);
+    rc = share_or_claim(jobs, slot, domain, checkpoint, serial, epoch, &job, stale);
     if (rc == 0)
         rc = begin_into_slot(jobs, slot, domain, checkpoint, serial, stale, &job);
     if (rc >= 0 && !(d = g_hash_table_lookup(job->disks, disk))) {
@@ -411,15 +463,16 @@ cpfs_jobs_open(CpfsJobs *jobs, const char *domain, const char *checkpoint, guint
         cpfs_error("domain '%s': disk %s is too large for a qcow2 image", domain, disk);
         rc = -EFBIG;
     }
-    if (rc < 0 && job) {
-        slot->opens--;
-        slot->linger_until = g_get_monotonic_time();
+    if (rc < 0 && job && slot->job == job && --slot->opens == 0) {
+        slot->linger_until = g_get_monotonic_time()
+                             + (gint64)(jobs->config.linger * G_USEC_PER_SEC);
         g_cond_broadcast(&jobs->changed);
-        g_clear_pointer(&job, cpfs_job_unref);
     }
     g_mutex_unlock(&jobs->lock);
-    if (rc < 0)
+    if (rc < 0) {
+        g_clear_pointer(&job, cpfs_job_unref);  /* not under the lock: may free it */
         return rc;
+    }
     *image = g_new0(CpfsImage, 1);
     (*image)->job = job;
     (*image)->disk = d;
@@ -511,7 +564,8 @@ cpfs_jobs_image_size(CpfsJobs *jobs, const char *domain, const char *checkpoint,
 
     if (cpfs_jobs_served_size(jobs, domain, checkpoint, serial, disk, format, size, allocated))
         return 0;
-    rc = cpfs_estimates_get(jobs->estimates, domain, checkpoint, disk, &capacity, &used);
+    rc = cpfs_estimates_get(jobs->estimates, domain, checkpoint, serial, disk, &capacity,
+                            &used);
     if (rc < 0)
         return rc;
     if (format == CPFS_IMAGE_RAW) {
