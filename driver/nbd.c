@@ -211,6 +211,12 @@ cpfs_nbd_size(CpfsNbdExport *exp)
     return exp->size;
 }
 
+gboolean
+cpfs_nbd_broken(CpfsNbdExport *exp)
+{
+    return g_atomic_int_get(&exp->broken);
+}
+
 const char *
 cpfs_nbd_uri(CpfsNbdExport *exp)
 {

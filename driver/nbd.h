@@ -35,5 +35,7 @@ int cpfs_nbd_extents(CpfsNbdExport *exp, gint64 deadline, CpfsExtentMap **alloca
  * a connection broke, every later read fails at once with -EIO. */
 int cpfs_nbd_read(CpfsNbdExport *exp, guint8 *buf, const CpfsDiskRead *reads, guint n,
                   gint64 deadline);
+/* TRUE once a connection of EXP failed: its reads fail from then on. */
+gboolean cpfs_nbd_broken(CpfsNbdExport *exp);
 /* The export's NBD URI (nbd+unix:///vda?socket=... or nbd://host:port/vda). */
 const char *cpfs_nbd_uri(CpfsNbdExport *exp);

@@ -282,6 +282,34 @@ cpfs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forg
     fuse_reply_none(req);
 }
 
+/* Replies to getattr of image ID, given node_attr's RC and ST.  While a job
+ * serves it, its size is the job's, even with libvirt away (EIO) or its
+ * checkpoint gone (no name links it then: nlink 0); the kernel passes no
+ * handle to fstat's getattr.  Sizes change as jobs come and go: the kernel
+ * keeps none. */
+static void
+reply_image_attr(fuse_req_t req, const CpfsNodeId *id, fuse_ino_t ino,
+                 struct fuse_file_info *fi, int rc, struct stat *st)
+{
+    CpfsFs *fs = cpfs_fs_of(req);
+    gint64 served = fi && fi->fh ? cpfs_fs_image_handle_size(fi->fh)
+                                 : cpfs_fs_image_served_size(fs, id);
+
+    if (rc < 0 && served < 0) {
+        fuse_reply_err(req, -rc);
+        return;
+    }
+    if (rc < 0) {
+        cpfs_fs_fill_common(fs, st, ino, FALSE);
+        cpfs_fs_fill_times(st, fs->mount_time);
+        st->st_nlink = rc == -ENOENT ? 0 : 1;
+        st->st_blocks = (served + 511) / 512;
+    }
+    if (served >= 0)
+        st->st_size = served;
+    fuse_reply_attr(req, st, 0);
+}
+
 void
 cpfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
@@ -293,10 +321,8 @@ cpfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     if (!cpfs_fs_get_node(req, ino, &id))
         return;
     rc = node_attr(fs, &id, ino, &st);
-    if (rc == 0 && fi && fi->fh && *(CpfsHandleKind *)(uintptr_t)fi->fh == CPFS_HANDLE_IMAGE) {
-        /* fstat of an open image: what its own job serves, exactly. */
-        st.st_size = cpfs_fs_image_handle_size(fi->fh);
-        fuse_reply_attr(req, &st, 0);
+    if (id.image) {
+        reply_image_attr(req, &id, ino, fi, rc, &st);
         return;
     }
     if (rc == -ENOENT && !cpfs_node_is_dir(id.kind)) {
@@ -304,11 +330,7 @@ cpfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
          * of an open one: the kernel passes no handle then): no name links
          * it, and an open file serves the document it was opened with. */
         cpfs_fs_fill_common(fs, &st, ino, FALSE);
-        if (fi && fi->fh && *(CpfsHandleKind *)(uintptr_t)fi->fh == CPFS_HANDLE_IMAGE)
-            st.st_size = cpfs_fs_image_handle_size(fi->fh);
-        else if (id.image)
-            st.st_size = MAX(cpfs_fs_image_served_size(fs, &id), 0);
-        else if (fi && fi->fh)
+        if (fi && fi->fh)
             st.st_size = (off_t)((XmlHandle *)(uintptr_t)fi->fh)->len;
         else
             st.st_size = MAX(cpfs_pages_told_size(fs->inodes, ino), 0);
@@ -323,8 +345,7 @@ cpfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     }
     if (id.kind == CPFS_NODE_CHECKPOINT_XML)
         cpfs_pages_tell_size(fs->inodes, ino, st.st_size);
-    /* An image's size changes as jobs come and go: the kernel asks anew. */
-    fuse_reply_attr(req, &st, id.image ? 0 : fs->kernel_timeout);
+    fuse_reply_attr(req, &st, fs->kernel_timeout);
 }
 
 void

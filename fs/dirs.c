@@ -119,8 +119,7 @@ list_checkpoints(CpfsFs *fs, DirHandle *dh, CpfsCheckpoint *at)
         CpfsNodeId id = cpfs_node_id_checkpoint(dir->domain, cp->name, cp->serial);
 
         if (is_image_name(images, cp->name)) {
-            cpfs_warn("domain '%s': checkpoint '%s' is not shown: its name is that of a "
-                      "disk image file", dir->domain, cp->name);
+            cpfs_fs_image_warn_hidden(fs, dir->domain, cp->name);
             continue;
         }
         add_dir_entry(dh->entries, cp->name, &id);

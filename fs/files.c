@@ -122,6 +122,7 @@ cpfs_op_release(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, struct fuse_file_i
     fuse_reply_err(req, 0);
 }
 
+/* SEEK_DATA and SEEK_HOLE: an image's extents, or a document's one. */
 void
 cpfs_op_lseek(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, off_t off, int whence,
               struct fuse_file_info *fi)

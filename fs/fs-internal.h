@@ -68,6 +68,9 @@ int cpfs_fs_image_child(CpfsFs *fs, const CpfsNodeId *parent, CpfsCheckpoint *at
 /* The image file names of directory DIR (checkpoint AT, NULL for the
  * domain), sorted; empty when there are none or libvirt fails. */
 GPtrArray *cpfs_fs_image_names(CpfsFs *fs, const CpfsNodeId *dir, CpfsCheckpoint *at);
+/* Logs once per checkpoint that NAME of DOMAIN is not shown, being the
+ * name of an image file of its directory. */
+void cpfs_fs_image_warn_hidden(CpfsFs *fs, const char *domain, const char *name);
 /* Attributes of image ID (inode INO). */
 int cpfs_fs_image_attr(CpfsFs *fs, const CpfsNodeId *id, guint64 ino, struct stat *st);
 /* The opens and reads of image files (files.c dispatches to them). */

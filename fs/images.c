@@ -17,6 +17,7 @@ typedef struct {
 /* FUSE reads arrive in pieces of up to 1 MiB: tell cp to ask for that much. */
 #define IMAGE_BLKSIZE (1024 * 1024)
 
+/* Closes the image of IH: its job lingers if it was the last. */
 static void
 image_handle_free(ImageHandle *ih)
 {
@@ -78,6 +79,21 @@ cpfs_fs_image_names(CpfsFs *fs, const CpfsNodeId *dir, CpfsCheckpoint *at)
     return names;
 }
 
+void
+cpfs_fs_image_warn_hidden(CpfsFs *fs, const char *domain, const char *name)
+{
+    g_autofree char *key = g_strdup_printf("%s/%s", domain, name);
+    gboolean first;
+
+    /* Such names are rare, and each is warned of once: a small set. */
+    g_mutex_lock(&fs->hidden_lock);
+    first = g_hash_table_add(fs->hidden_warned, g_steal_pointer(&key));
+    g_mutex_unlock(&fs->hidden_lock);
+    if (first)
+        cpfs_warn("domain '%s': checkpoint '%s' is not shown: its name is that of a disk "
+                  "image file (checkpoints below it neither)", domain, name);
+}
+
 int
 cpfs_fs_image_attr(CpfsFs *fs, const CpfsNodeId *id, guint64 ino, struct stat *st)
 {
@@ -93,7 +109,8 @@ cpfs_fs_image_attr(CpfsFs *fs, const CpfsNodeId *id, guint64 ino, struct stat *s
     if (rc < 0)
         return rc;
     cpfs_fs_fill_common(fs, st, ino, FALSE);
-    cpfs_fs_fill_times(st, time(NULL));
+    /* Stable times: tar and rsync take a changing one for a changed file. */
+    cpfs_fs_fill_times(st, fs->mount_time);
     st->st_size = (off_t)size;
     /* What the raw file holds as data: cp --sparse and du look at it. */
     st->st_blocks = (blkcnt_t)((allocated + 511) / 512);
@@ -111,10 +128,6 @@ cpfs_fs_image_open(fuse_req_t req, const CpfsNodeId *id, struct fuse_file_info *
     ImageHandle *ih;
     int rc;
 
-    if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
-        fuse_reply_err(req, EACCES);
-        return;
-    }
     if (!fs->jobs || !cpfs_image_name_parse(id->image, &disk, &format)) {
         fuse_reply_err(req, ENOENT);
         return;

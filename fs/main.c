@@ -180,14 +180,21 @@ parse_ports(const char *text, int *low, int *high)
 static void
 process_backup_option(struct cpfs_options *opts, int key, const char *value)
 {
-    static const char *const files[] = { "hidden", "visible", "off" };
+    static const struct {
+        const char *name;
+        CpfsBackupFiles value;
+    } files[] = {
+        { "hidden", CPFS_BACKUP_FILES_HIDDEN },
+        { "visible", CPFS_BACKUP_FILES_VISIBLE },
+        { "off", CPFS_BACKUP_FILES_OFF },
+    };
     gboolean ok = TRUE;
 
     if (key == KEY_BACKUP_FILES) {
         ok = FALSE;
         for (gsize i = 0; i < G_N_ELEMENTS(files); i++) {
-            if (strcmp(value, files[i]) == 0) {
-                opts->backup_files = (CpfsBackupFiles)i;
+            if (strcmp(value, files[i].name) == 0) {
+                opts->backup_files = files[i].value;
                 ok = TRUE;
             }
         }
@@ -430,6 +437,7 @@ start_jobs(CpfsDriver *drv, CpfsView *view, const struct cpfs_options *opts)
     g_autofree char *dir = runtime_dir(cpfs_driver_uri(drv));
     CpfsJobsConfig config = {
         .linger = opts->backup_linger,
+        .estimate_ttl = opts->cache_timeout / 2,
         .runtime_dir = dir,
         .port_low = opts->port_low,
         .port_high = opts->port_high,

@@ -6,6 +6,8 @@ cpfs_fs_init(CpfsFs *fs)
 {
     g_mutex_init(&fs->handles_lock);
     fs->handles = g_hash_table_new(NULL, NULL);
+    g_mutex_init(&fs->hidden_lock);
+    fs->hidden_warned = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     cpfs_fs_notify_init(fs);
 }
 
@@ -22,6 +24,8 @@ cpfs_fs_clear(CpfsFs *fs)
     while (g_hash_table_iter_next(&it, &handle, &free_func))
         ((GDestroyNotify)free_func)(handle);
     g_clear_pointer(&fs->handles, g_hash_table_unref);
+    g_clear_pointer(&fs->hidden_warned, g_hash_table_unref);
+    g_mutex_clear(&fs->hidden_lock);
     g_mutex_clear(&fs->handles_lock);
 }
 

@@ -36,6 +36,10 @@ typedef struct {
      * still here when the session ends is freed by cpfs_fs_clear. */
     GMutex handles_lock;     /* a leaf: nothing is locked while it is held */
     GHashTable *handles;     /* handle -> its free function */
+    /* Checkpoints not shown because their names are image files' names,
+     * each warned of once ("domain/name"). */
+    GMutex hidden_lock;      /* a leaf */
+    GHashTable *hidden_warned;
     /* Moves the kernel's entries of checkpoints that an rmdir moved up
      * (fs/notify.c); private to it. */
     CpfsRelinker *relinker;

@@ -24,8 +24,9 @@ cpfs_image_read(CpfsImage *image, guint64 offset, gsize length, guint8 *buf)
      * will end it once back; what the export serves can no longer be
      * vouched for. */
     if (cpfs_driver_epoch(image->drv) != image->job->epoch) {
-        cpfs_error("domain '%s': the libvirt connection of its backup job was lost",
-                   image->job->domain);
+        if (!g_atomic_int_exchange(&image->job->lost_logged, TRUE))
+            cpfs_error("domain '%s': the libvirt connection of its backup job was lost: "
+                       "its files fail with EIO", image->job->domain);
         return -EIO;
     }
     memset(buf, 0, length);

@@ -9,12 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 /* Connections per export: enough requests in flight to keep QEMU busy. */
 #define EXPORT_CONNECTIONS 4
 #define SOCKET_NAME "nbd.sock"
 
+/* Frees D: its export's connections, its maps and layout. */
 static void
 job_disk_free(JobDisk *d)
 {
@@ -62,6 +64,20 @@ cpfs_job_unref(Job *job)
     g_free(job->domain);
     g_free(job->checkpoint);
     g_free(job);
+}
+
+gboolean
+cpfs_job_broken(const Job *job)
+{
+    GHashTableIter it;
+    JobDisk *d;
+
+    g_hash_table_iter_init(&it, job->disks);
+    while (g_hash_table_iter_next(&it, NULL, (gpointer *)&d)) {
+        if (!d->export || cpfs_nbd_broken(d->export))
+            return TRUE;
+    }
+    return FALSE;
 }
 
 gboolean
@@ -204,6 +220,10 @@ make_folder(JobContext *ctx, Job *job)
     }
     job->folder = g_steal_pointer(&tmpl);
     job->socket_path = g_build_filename(job->folder, SOCKET_NAME, NULL);
+    if (strlen(job->socket_path) >= sizeof(((struct sockaddr_un *)NULL)->sun_path)) {
+        cpfs_error("backup socket %s: the path is too long for a unix socket", job->socket_path);
+        return -EIO;
+    }
     return 0;
 }
 
@@ -319,7 +339,8 @@ cpfs_job_begin(JobContext *ctx, const char *domain, const char *checkpoint, guin
     for (guint i = 0; i < disks->len && rc == 0; i++)
         rc = open_disk(ctx, job, disks->pdata[i], deadline);
     if (rc < 0) {
-        cpfs_job_end(ctx, job);
+        if (cpfs_job_end(ctx, job) < 0)
+            *out = g_steal_pointer(&job);  /* libvirt still runs it */
         return rc;
     }
     cpfs_info("domain '%s': backup job begun for %s%s (%u disks)", domain,
@@ -346,7 +367,7 @@ cpfs_job_end(JobContext *ctx, Job *job)
     int rc = cpfs_driver_backup_xml(ctx->drv, job->domain, &xml);
 
     if (rc == -ENOENT)
-        return 0;  /* libvirt ended it (or never began it) */
+        return 1;  /* libvirt ended it (or has not begun it yet) */
     if (rc < 0)
         return -EIO;
     info = cpfs_backup_job_info_parse(xml);

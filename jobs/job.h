@@ -27,6 +27,7 @@ typedef struct {
     char *socket_path;          /* the export's socket, or NULL for TCP */
     int tcp_port;               /* the export's port on a remote host, or 0 */
     GHashTable *disks;          /* name -> JobDisk* */
+    gint lost_logged;           /* atomic: its files' EIO was logged */
 } Job;
 
 /* What beginning a job needs, owned by the jobs table. */
@@ -38,10 +39,15 @@ typedef struct {
     char *machine_id;           /* names our scratch files on a remote host */
 } JobContext;
 
+/* One more reference to JOB. */
 Job *cpfs_job_ref(Job *job);
+/* Drops one; the last closes its exports and removes its runtime folder. */
 void cpfs_job_unref(Job *job);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Job, cpfs_job_unref)
 
+/* TRUE when an export of JOB broke (QEMU gone, a read overdue): its reads
+ * fail from then on. */
+gboolean cpfs_job_broken(const Job *job);
 /* TRUE when JOB serves directory (CHECKPOINT, SERIAL) of its domain. */
 gboolean cpfs_job_serves(const Job *job, const char *checkpoint, guint64 serial);
 
@@ -49,12 +55,25 @@ gboolean cpfs_job_serves(const Job *job, const char *checkpoint, guint64 serial)
 int cpfs_job_disks(JobContext *ctx, const char *domain, const char *checkpoint,
                    guint64 serial, GPtrArray **disks);
 /* Begins a job for DOMAIN's directory (CHECKPOINT NULL) or checkpoint's on
- * port PORT (remote only), ending one a killed daemon left behind. */
+ * port PORT (remote only), ending one a killed daemon left behind.  On
+ * failure *JOB is set when libvirt may still run it: the caller must have
+ * it ended (CPFS_DRIVER_CUT_OFF: it may even start later). */
 int cpfs_job_begin(JobContext *ctx, const char *domain, const char *checkpoint, guint64 serial,
                    int port, Job **job);
-/* Ends JOB in libvirt if libvirt still runs it: 0, or -EIO while libvirt
- * cannot be asked (then try again later). */
+/* Ends JOB in libvirt if libvirt still runs it: 0 when it did or another
+ * job runs, 1 when none runs, -EIO while libvirt cannot be asked (then
+ * try again later). */
 int cpfs_job_end(JobContext *ctx, Job *job);
+
+/* estimates.c: stat's estimates of images no job serves, kept for a TTL. */
+typedef struct _CpfsEstimates CpfsEstimates;
+CpfsEstimates *cpfs_estimates_new(JobContext *ctx, gint64 ttl_us);
+void cpfs_estimates_free(CpfsEstimates *est);
+/* DISK's capacity, and its allocation (CHECKPOINT NULL) or the bytes
+ * changed since incarnation SERIAL of CHECKPOINT (0 when libvirt cannot
+ * count them). */
+int cpfs_estimates_get(CpfsEstimates *est, const char *domain, const char *checkpoint,
+                       guint64 serial, const char *disk, guint64 *capacity, guint64 *used);
 
 /* An open image: a reference to its job and one of its disks. */
 struct _CpfsImage {

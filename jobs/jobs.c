@@ -4,8 +4,10 @@
  * made by the worker that needs it, outside the lock, while the domain's
  * slot is marked busy so that nobody else begins one meanwhile.  One reaper
  * thread ends jobs whose linger ran out, and retries ends that libvirt
- * could not be asked about.  The lock is a leaf: no libvirt or NBD call is
- * made while it is held. */
+ * could not be asked about; while it ends a job, the domain's slot is
+ * marked busy too.  No libvirt or NBD call is made, and no job freed, while
+ * the lock is held; the only lock taken under it is the driver's (to read
+ * the epoch), which is a leaf. */
 #include "jobs/job.h"
 #include "util/log.h"
 
@@ -15,6 +17,8 @@
 
 /* How often the reaper tries again to end a job libvirt did not answer on. */
 #define RETRY_US G_USEC_PER_SEC
+/* How often it looks whether a job's libvirt connection was lost. */
+#define EPOCH_CHECK_US (G_USEC_PER_SEC / 2)
 
 /* A domain's place in the table: its job, and whether one is changing. */
 typedef struct {
@@ -28,6 +32,7 @@ typedef struct {
 typedef struct {
     Job *job;
     gint64 next_try;
+    gint64 grace_until;         /* a cut-off begin may show in libvirt until then */
 } Ending;
 
 struct _CpfsJobs {
@@ -39,10 +44,12 @@ struct _CpfsJobs {
     GPtrArray *endings;         /* Ending* */
     gboolean stopping;
     GThread *reaper;
+    CpfsEstimates *estimates;
     char *runtime_dir;          /* the strings CONFIG points to */
     char *scratch_dir;
 };
 
+/* Frees SLOT with its reference to its job. */
 static void
 slot_free(Slot *slot)
 {
@@ -50,6 +57,7 @@ slot_free(Slot *slot)
     g_free(slot);
 }
 
+/* Frees E with its reference to its job. */
 static void
 ending_free(Ending *e)
 {
@@ -57,40 +65,69 @@ ending_free(Ending *e)
     g_free(e);
 }
 
-/* Queues JOB (owned) to be ended by the reaper; the lock is held. */
+/* DOMAIN's slot, made if needed; the lock is held. */
+static Slot *
+slot_of(CpfsJobs *jobs, const char *domain)
+{
+    Slot *slot = g_hash_table_lookup(jobs->slots, domain);
+
+    if (!slot) {
+        slot = g_new0(Slot, 1);
+        g_hash_table_insert(jobs->slots, g_strdup(domain), slot);
+    }
+    return slot;
+}
+
+/* Queues JOB (owned) to be ended by the reaper, looking for it in libvirt
+ * for GRACE_US even if it does not show at first; the lock is held. */
 static void
-queue_end(CpfsJobs *jobs, Job *job)
+queue_end(CpfsJobs *jobs, Job *job, gint64 grace_us)
 {
     Ending *e = g_new0(Ending, 1);
 
     e->job = job;
+    e->grace_until = grace_us ? g_get_monotonic_time() + grace_us : 0;
     g_ptr_array_add(jobs->endings, e);
     g_cond_broadcast(&jobs->changed);
 }
 
-/* Moves lingering jobs whose time ran out to the endings; the lock is held.
- * Returns when the next linger runs out (G_MAXINT64: none). */
+/* Moves to the endings the jobs whose linger ran out, and those begun on a
+ * libvirt connection since lost, whose files fail from then on whether
+ * open or not; the lock is held.  Returns when to look again (G_MAXINT64:
+ * when something changes). */
 static gint64
-expire_lingering(CpfsJobs *jobs, gint64 now)
+expire_jobs(CpfsJobs *jobs, gint64 now)
 {
+    guint64 epoch = cpfs_driver_epoch(jobs->ctx.drv);
     GHashTableIter it;
     Slot *slot;
     gint64 next = G_MAXINT64;
 
     g_hash_table_iter_init(&it, jobs->slots);
     while (g_hash_table_iter_next(&it, NULL, (gpointer *)&slot)) {
-        if (!slot->job || slot->opens || slot->changing)
+        if (!slot->job || slot->changing)
+            continue;
+        if (slot->job->epoch != epoch) {
+            slot->opens = 0;  /* its images no longer count: they only fail */
+            queue_end(jobs, g_steal_pointer(&slot->job), 0);
+            continue;
+        }
+        /* No event tells of a lost connection: look again in a while. */
+        next = MIN(next, now + EPOCH_CHECK_US);
+        if (slot->opens)
             continue;
         if (slot->linger_until <= now)
-            queue_end(jobs, g_steal_pointer(&slot->job));
+            queue_end(jobs, g_steal_pointer(&slot->job), 0);
         else
             next = MIN(next, slot->linger_until);
     }
     return next;
 }
 
-/* Ends what is due among the endings, the lock released meanwhile; the
- * lock is held on entry and return.  Returns when to try again. */
+/* Ends what is due among the endings, the lock released meanwhile and the
+ * domain's slot marked changing, so that no open begins a job libvirt would
+ * refuse as busy; the lock is held on entry and return.  Returns when to
+ * try again. */
 static gint64
 run_endings(CpfsJobs *jobs, gint64 now)
 {
@@ -98,30 +135,34 @@ run_endings(CpfsJobs *jobs, gint64 now)
 
     for (guint i = 0; i < jobs->endings->len;) {
         Ending *e = jobs->endings->pdata[i];
+        Slot *slot = slot_of(jobs, e->job->domain);
         int rc;
 
-        if (e->next_try > now) {
-            next = MIN(next, e->next_try);
+        if (e->next_try > now || slot->changing) {
+            next = MIN(next, MAX(e->next_try, now + RETRY_US / 10));
             i++;
             continue;
         }
         g_ptr_array_remove_index_fast(jobs->endings, i);
+        slot->changing = TRUE;
         g_mutex_unlock(&jobs->lock);
         rc = cpfs_job_end(&jobs->ctx, e->job);
+        now = g_get_monotonic_time();
+        if (jobs->stopping || rc == 0 || (rc == 1 && now >= e->grace_until))
+            g_clear_pointer(&e, ending_free);
         g_mutex_lock(&jobs->lock);
-        if (rc < 0 && !jobs->stopping) {
-            e->next_try = g_get_monotonic_time() + RETRY_US;
+        slot->changing = FALSE;
+        g_cond_broadcast(&jobs->changed);
+        if (e) {
+            e->next_try = now + RETRY_US;
             g_ptr_array_add(jobs->endings, e);
-            next = MIN(next, e->next_try);
-        } else {
-            ending_free(e);
         }
         i = 0;  /* the array changed under the released lock */
-        now = g_get_monotonic_time();
     }
     return next;
 }
 
+/* The reaper thread: ends lingering and lost jobs until the jobs stop. */
 static gpointer
 reaper_main(gpointer data)
 {
@@ -130,7 +171,7 @@ reaper_main(gpointer data)
     g_mutex_lock(&jobs->lock);
     while (!jobs->stopping) {
         gint64 now = g_get_monotonic_time();
-        gint64 next = expire_lingering(jobs, now);
+        gint64 next = expire_jobs(jobs, now);
 
         next = MIN(next, run_endings(jobs, now));
         if (jobs->stopping)
@@ -157,6 +198,7 @@ remote_host(const char *uri)
     return g_strdup(host);
 }
 
+/* This machine's id, which names our scratch files on libvirt's host. */
 static char *
 read_machine_id(void)
 {
@@ -184,6 +226,8 @@ cpfs_jobs_new(CpfsDriver *drv, CpfsView *view, const CpfsJobsConfig *config)
     g_cond_init(&jobs->changed);
     jobs->slots = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                         (GDestroyNotify)slot_free);
+    jobs->estimates = cpfs_estimates_new(&jobs->ctx,
+                                         (gint64)(config->estimate_ttl * G_USEC_PER_SEC));
     jobs->endings = g_ptr_array_new();
     return jobs;
 }
@@ -215,7 +259,7 @@ cpfs_jobs_free(CpfsJobs *jobs)
     g_hash_table_iter_init(&it, jobs->slots);
     while (g_hash_table_iter_next(&it, NULL, (gpointer *)&slot)) {
         if (slot->job)
-            queue_end(jobs, g_steal_pointer(&slot->job));
+            queue_end(jobs, g_steal_pointer(&slot->job), 0);
     }
     for (guint i = 0; i < jobs->endings->len; i++) {
         Ending *e = jobs->endings->pdata[i];
@@ -229,6 +273,7 @@ cpfs_jobs_free(CpfsJobs *jobs)
     g_cond_clear(&jobs->changed);
     g_free(jobs->ctx.tcp_host);
     g_free(jobs->ctx.machine_id);
+    cpfs_estimates_free(jobs->estimates);
     g_free(jobs->runtime_dir);
     g_free(jobs->scratch_dir);
     g_free(jobs);
@@ -258,19 +303,6 @@ int
 cpfs_jobs_disks(CpfsJobs *jobs, const char *domain, const char *checkpoint, GPtrArray **disks)
 {
     return cpfs_job_disks(&jobs->ctx, domain, checkpoint, 0, disks);
-}
-
-/* DOMAIN's slot, made if needed; the lock is held. */
-static Slot *
-slot_of(CpfsJobs *jobs, const char *domain)
-{
-    Slot *slot = g_hash_table_lookup(jobs->slots, domain);
-
-    if (!slot) {
-        slot = g_new0(Slot, 1);
-        g_hash_table_insert(jobs->slots, g_strdup(domain), slot);
-    }
-    return slot;
 }
 
 /* A port of the range no job of ours uses; the lock is held. */
@@ -304,48 +336,82 @@ wait_slot(CpfsJobs *jobs, Slot *slot, gint64 deadline)
     return TRUE;
 }
 
+/* Moves the endings of DOMAIN into STALE: a begin ends them first; the
+ * lock is held. */
+static void
+take_endings(CpfsJobs *jobs, const char *domain, GPtrArray *stale)
+{
+    for (guint i = 0; i < jobs->endings->len;) {
+        Ending *e = jobs->endings->pdata[i];
+
+        if (strcmp(e->job->domain, domain) != 0) {
+            i++;
+            continue;
+        }
+        g_ptr_array_add(stale, g_steal_pointer(&e->job));
+        g_ptr_array_remove_index_fast(jobs->endings, i);
+        g_free(e);
+    }
+}
+
 /* With the lock held: shares SLOT's job when it serves the directory, or
  * makes room for a new one.  1: shared (*JOB referenced); 0: SLOT is marked
- * changing and *STALE holds a lingering job to end first; negative errno. */
+ * changing and STALE holds the jobs to end first; negative errno. */
 static int
-share_or_claim(CpfsJobs *jobs, Slot *slot, const char *checkpoint, guint64 serial,
-               Job **job, Job **stale)
+share_or_claim(CpfsJobs *jobs, Slot *slot, const char *domain, const char *checkpoint,
+               guint64 serial, guint64 epoch, Job **job, GPtrArray *stale)
 {
-    guint64 epoch = cpfs_driver_epoch(jobs->ctx.drv);
-
-    if (slot->job && cpfs_job_serves(slot->job, checkpoint, serial)
-        && slot->job->epoch == epoch) {
+    /* A job of a lost connection, or whose export broke: its files only
+     * fail now, and do not hold the domain. */
+    if (slot->job && (slot->job->epoch != epoch || cpfs_job_broken(slot->job))) {
+        slot->opens = 0;
+        g_ptr_array_add(stale, g_steal_pointer(&slot->job));
+    }
+    if (slot->job && cpfs_job_serves(slot->job, checkpoint, serial)) {
         slot->opens++;
         *job = cpfs_job_ref(slot->job);
         return 1;
     }
     if (slot->job && slot->opens) {
-        if (slot->job->epoch != epoch)
-            return -EIO;  /* its files fail until they are closed */
         cpfs_info("domain '%s': files of another directory are open (backup job of %s)",
-                  slot->job->domain, slot->job->checkpoint ? slot->job->checkpoint
-                                                           : "the whole disks");
+                  domain, slot->job->checkpoint ? slot->job->checkpoint : "the whole disks");
         return -EBUSY;
     }
-    *stale = g_steal_pointer(&slot->job);
+    if (slot->job)
+        g_ptr_array_add(stale, g_steal_pointer(&slot->job));
+    take_endings(jobs, domain, stale);
     slot->changing = TRUE;
     return 0;
 }
 
+/* Ends the jobs of STALE (the lock released); those libvirt could not be
+ * asked about stay in it.  0, or -EIO when any stayed. */
+static int
+end_stale(CpfsJobs *jobs, GPtrArray *stale)
+{
+    for (guint i = 0; i < stale->len;) {
+        if (cpfs_job_end(&jobs->ctx, stale->pdata[i]) < 0) {
+            i++;
+            continue;
+        }
+        cpfs_job_unref(stale->pdata[i]);
+        g_ptr_array_remove_index(stale, i);
+    }
+    return stale->len ? -EIO : 0;
+}
+
 /* Begins a job for the directory into SLOT (marked changing), after ending
- * STALE (owned); the lock is held on entry and return. */
+ * STALE's jobs; the lock is held on entry and return. */
 static int
 begin_into_slot(CpfsJobs *jobs, Slot *slot, const char *domain, const char *checkpoint,
-                guint64 serial, Job *stale, Job **job)
+                guint64 serial, GPtrArray *stale, Job **job)
 {
     int port = jobs->ctx.tcp_host ? free_port(jobs) : 0;
     Job *begun = NULL;
-    int rc = 0;
+    int rc;
 
     g_mutex_unlock(&jobs->lock);
-    if (stale && cpfs_job_end(&jobs->ctx, stale) < 0)
-        rc = -EIO;
-    g_clear_pointer(&stale, cpfs_job_unref);
+    rc = end_stale(jobs, stale);
     if (rc == 0 && jobs->ctx.tcp_host && !port) {
         cpfs_error("domain '%s': every port of backup_ports is in use", domain);
         rc = -EBUSY;
@@ -355,12 +421,13 @@ begin_into_slot(CpfsJobs *jobs, Slot *slot, const char *domain, const char *chec
     g_mutex_lock(&jobs->lock);
     slot->changing = FALSE;
     g_cond_broadcast(&jobs->changed);
-    if (rc == CPFS_DRIVER_CUT_OFF) {
-        queue_end(jobs, begun);  /* libvirt may run it: end it once it answers */
-        return -EIO;
-    }
+    for (guint i = 0; i < stale->len; i++)
+        queue_end(jobs, stale->pdata[i], 0);
+    g_ptr_array_set_size(stale, 0);
+    if (rc < 0 && begun)  /* libvirt may run it (a cut-off begin may start later) */
+        queue_end(jobs, begun, rc == CPFS_DRIVER_CUT_OFF ? 2 * CPFS_DRIVER_BUDGET_US : 0);
     if (rc < 0)
-        return rc;
+        return rc == CPFS_DRIVER_CUT_OFF ? -EIO : rc;
     slot->job = begun;
     slot->opens = 1;
     *job = cpfs_job_ref(begun);
@@ -372,7 +439,9 @@ cpfs_jobs_open(CpfsJobs *jobs, const char *domain, const char *checkpoint, guint
                const char *disk, CpfsImageFormat format, CpfsImage **image)
 {
     gint64 deadline = g_get_monotonic_time() + CPFS_DRIVER_BUDGET_US;
-    Job *job = NULL, *stale = NULL;
+    guint64 epoch = cpfs_driver_epoch(jobs->ctx.drv);
+    g_autoptr(GPtrArray) stale = g_ptr_array_new();
+    Job *job = NULL;
     JobDisk *d = NULL;
     Slot *slot;
     int rc;
@@ -382,21 +451,28 @@ cpfs_jobs_open(CpfsJobs *jobs, const char *domain, const char *checkpoint, guint
     slot = slot_of(jobs, domain);
     if (!wait_slot(jobs, slot, deadline)) {
         g_mutex_unlock(&jobs->lock);
-        return -EBUSY;
+        cpfs_error("domain '%s': a backup job of it is still beginning or ending", domain);
+        return -EIO;
     }
-    rc = share_or_claim(jobs, slot, checkpoint, serial, &job, &stale);
+    rc = share_or_claim(jobs, slot, domain, checkpoint, serial, epoch, &job, stale);
     if (rc == 0)
         rc = begin_into_slot(jobs, slot, domain, checkpoint, serial, stale, &job);
     if (rc >= 0 && !(d = g_hash_table_lookup(job->disks, disk))) {
         rc = -ENOENT;
-        slot->opens--;
-        slot->linger_until = g_get_monotonic_time();
+    } else if (rc >= 0 && format == CPFS_IMAGE_QCOW2 && !d->qcow2) {
+        cpfs_error("domain '%s': disk %s is too large for a qcow2 image", domain, disk);
+        rc = -EFBIG;
+    }
+    if (rc < 0 && job && slot->job == job && --slot->opens == 0) {
+        slot->linger_until = g_get_monotonic_time()
+                             + (gint64)(jobs->config.linger * G_USEC_PER_SEC);
         g_cond_broadcast(&jobs->changed);
-        g_clear_pointer(&job, cpfs_job_unref);
     }
     g_mutex_unlock(&jobs->lock);
-    if (rc < 0)
+    if (rc < 0) {
+        g_clear_pointer(&job, cpfs_job_unref);  /* not under the lock: may free it */
         return rc;
+    }
     *image = g_new0(CpfsImage, 1);
     (*image)->job = job;
     (*image)->disk = d;
@@ -478,21 +554,6 @@ cpfs_jobs_served_size(CpfsJobs *jobs, const char *domain, const char *checkpoint
     return TRUE;
 }
 
-/* Whether DOMAIN runs, from its XML: libvirt gives a running domain an id
- * in its opening tag (the view forgets the XML when the domain starts or
- * stops, from libvirt's events). */
-static gboolean
-domain_runs(CpfsJobs *jobs, const char *domain)
-{
-    g_autofree char *xml = NULL;
-    const char *tag, *end;
-
-    if (cpfs_view_domain_xml(jobs->ctx.view, domain, &xml) < 0 || !(tag = strstr(xml, "<domain"))
-        || !(end = strchr(tag, '>')))
-        return FALSE;
-    return g_strstr_len(tag, end - tag, " id=") != NULL;
-}
-
 int
 cpfs_jobs_image_size(CpfsJobs *jobs, const char *domain, const char *checkpoint,
                      guint64 serial, const char *disk, CpfsImageFormat format,
@@ -503,25 +564,10 @@ cpfs_jobs_image_size(CpfsJobs *jobs, const char *domain, const char *checkpoint,
 
     if (cpfs_jobs_served_size(jobs, domain, checkpoint, serial, disk, format, size, allocated))
         return 0;
-    if ((rc = cpfs_driver_block_info(jobs->ctx.drv, domain, disk, &capacity, &used)) < 0)
+    rc = cpfs_estimates_get(jobs->estimates, domain, checkpoint, serial, disk, &capacity,
+                            &used);
+    if (rc < 0)
         return rc;
-    used = MIN(used, capacity);
-    if (checkpoint) {
-        g_autofree char *xml = NULL;
-        g_autoptr(GHashTable) sizes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-                                                            g_free);
-        g_autoptr(GPtrArray) covered = NULL;
-        guint64 *changed;
-
-        /* Only a running domain counts changed bytes: else metadata only. */
-        used = 0;
-        if (domain_runs(jobs, domain)
-            && cpfs_driver_checkpoint_xml_sized(jobs->ctx.drv, domain, checkpoint, &xml) == 0) {
-            covered = cpfs_backup_checkpoint_disks(xml, sizes);
-            if ((changed = g_hash_table_lookup(sizes, disk)))
-                used = MIN(*changed, capacity);
-        }
-    }
     if (format == CPFS_IMAGE_RAW) {
         *size = capacity;
         *allocated = used;

@@ -24,6 +24,7 @@ typedef struct {
     const char *runtime_dir;    /* the NBD sockets of local jobs */
     int port_low, port_high;    /* TCP exports of a remote libvirt */
     const char *scratch_dir;    /* libvirt's scratch files, on libvirt's host */
+    double estimate_ttl;        /* seconds stat's estimates are kept */
 } CpfsJobsConfig;
 
 /* Jobs on DRV's domains; VIEW supplies the documents disks are read from. */
@@ -61,6 +62,7 @@ int cpfs_jobs_open(CpfsJobs *jobs, const char *domain, const char *checkpoint, g
 /* Closes IMAGE; its job lingers if it was the last. */
 void cpfs_image_close(CpfsJobs *jobs, CpfsImage *image);
 
+/* The image file's exact size, as its job serves it. */
 guint64 cpfs_image_size(CpfsImage *image);
 /* Reads [OFFSET, OFFSET + LENGTH) (within the size) into BUF: 0 or -EIO. */
 int cpfs_image_read(CpfsImage *image, guint64 offset, gsize length, guint8 *buf);

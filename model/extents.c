@@ -26,6 +26,7 @@ cpfs_extent_map_free(CpfsExtentMap *map)
     g_free(map);
 }
 
+/* The first byte after RUN. */
 static inline guint64
 run_end(const CpfsExtent *run)
 {

@@ -3,7 +3,8 @@
  * table, the L2 tables (one per 512 MiB of the disk holding any cluster),
  * then the data clusters in disk order.  Every cluster of the file is used
  * once, so every refcount is 1 and the refcount blocks are a plain pattern;
- * the tables are rendered when read from runs of clusters. */
+ * the tables are rendered when read from runs of clusters.  A layout never
+ * changes once built, so reads from several threads need no lock. */
 #include "model/qcow2.h"
 
 #include <string.h>
@@ -50,6 +51,7 @@ struct _CpfsQcow2Layout {
     guint8 header[HEADER_LENGTH];
 };
 
+/* A / B rounded up. */
 static inline guint64
 div_up(guint64 a, guint64 b)
 {
@@ -299,19 +301,24 @@ render_entries(const CpfsQcow2Layout *layout, guint64 rel, gsize len, guint8 *ou
         guint64 be = GUINT64_TO_BE(entry(layout, index, cur));
         gsize n = MIN(8 - skip, len - done);
 
-        memcpy(out + done, (guint8 *)&be + skip, n);
+        if (n == 8)
+            memcpy(out + done, &be, 8);     /* fixed size: a plain store */
+        else
+            memcpy(out + done, (guint8 *)&be + skip, n);
         done += n;
         skip = 0;
         index++;
     }
 }
 
+/* Refcount table entry INDEX: the offset of refcount block INDEX, if any. */
 static guint64
 rt_entry(const CpfsQcow2Layout *layout, guint64 index, Cursor *cur G_GNUC_UNUSED)
 {
     return index < layout->n_rb ? (layout->start[REGION_RB] + index) * CLUSTER : 0;
 }
 
+/* L1 entry INDEX: its L2 table's offset, or 0 for no table. */
 static guint64
 l1_entry(const CpfsQcow2Layout *layout, guint64 index, Cursor *cur)
 {
@@ -369,9 +376,10 @@ find_run(const GArray *runs, guint64 cluster, gboolean by_data)
     return lo;
 }
 
-/* The index of the group holding L2 table RANK. */
+/* The index of the group holding L2 table RANK, or with BY_L1 of the first
+ * group ending after L1 entry RANK. */
 static guint
-find_group(const GArray *groups, guint64 rank)
+find_group(const GArray *groups, guint64 rank, gboolean by_l1)
 {
     guint lo = 0, hi = groups->len;
 
@@ -379,7 +387,7 @@ find_group(const GArray *groups, guint64 rank)
         guint mid = lo + (hi - lo) / 2;
         const Group *g = &g_array_index(groups, Group, mid);
 
-        if (g->rank + g->count > rank)
+        if ((by_l1 ? g->l1 : g->rank) + g->count > rank)
             hi = mid;
         else
             lo = mid + 1;
@@ -390,6 +398,7 @@ find_group(const GArray *groups, guint64 rank)
 typedef void (*RenderFunc)(const CpfsQcow2Layout *layout, guint64 rel, gsize len,
                            guint8 *out, gsize buf_offset, GArray *reads);
 
+/* The header cluster: the header, then zeroes (the extensions' end marker). */
 static void
 render_header(const CpfsQcow2Layout *layout, guint64 rel, gsize len, guint8 *out,
               gsize buf_offset G_GNUC_UNUSED, GArray *reads G_GNUC_UNUSED)
@@ -401,6 +410,7 @@ render_header(const CpfsQcow2Layout *layout, guint64 rel, gsize len, guint8 *out
     memset(out + n, 0, len - n);
 }
 
+/* The refcount table's clusters. */
 static void
 render_rt(const CpfsQcow2Layout *layout, guint64 rel, gsize len, guint8 *out,
           gsize buf_offset G_GNUC_UNUSED, GArray *reads G_GNUC_UNUSED)
@@ -417,22 +427,64 @@ render_rb(const CpfsQcow2Layout *layout, guint64 rel, gsize len, guint8 *out,
           gsize buf_offset G_GNUC_UNUSED, GArray *reads G_GNUC_UNUSED)
 {
     guint64 ones_end = layout->start[N_REGIONS] * 2;
+    gsize n_ones = rel < ones_end ? MIN(len, ones_end - rel) : 0;
+    guint8 pattern[65];     /* 0, 1, 0, 1, ...: from pattern + 1 it starts with 1 */
 
-    memset(out, 0, len);
-    for (guint64 b = rel | 1; b < rel + len && b < ones_end; b += 2)
-        out[b - rel] = 1;
+    for (int i = 0; i < 65; i++)
+        pattern[i] = i & 1;
+    for (gsize done = 0; done < n_ones; done += 64)
+        memcpy(out + done, pattern + ((rel + done) & 1), MIN(64, n_ones - done));
+    memset(out + n_ones, 0, len - n_ones);
 }
 
+/* The L1 table's clusters: zeroes past its L1_SIZE entries. */
 static void
 render_l1(const CpfsQcow2Layout *layout, guint64 rel, gsize len, guint8 *out,
           gsize buf_offset G_GNUC_UNUSED, GArray *reads G_GNUC_UNUSED)
 {
-    Cursor cur = { 0, 0 };
+    Cursor cur = { 0, find_group(layout->groups, rel / 8, TRUE) };
 
     render_entries(layout, rel, len, out, l1_entry, &cur);
 }
 
-/* L2 tables, table by table: each one's disk clusters from its L1 index. */
+/* Whole entries for disk clusters [CLUSTER, CLUSTER + N) into OUT, a run
+ * at a time (the hot path of reading L2 tables), moving CUR->i on. */
+static void
+fill_l2_entries(const CpfsQcow2Layout *layout, guint64 cluster, gsize n, guint8 *out,
+                Cursor *cur)
+{
+    const GArray *runs = layout->runs;
+    guint64 end = cluster + n;
+
+    while (cluster < end) {
+        const Run *r;
+        guint64 stop;
+
+        while (cur->i < runs->len && g_array_index(runs, Run, cur->i).cluster +
+               g_array_index(runs, Run, cur->i).count <= cluster)
+            cur->i++;
+        r = cur->i < runs->len ? &g_array_index(runs, Run, cur->i) : NULL;
+        if (!r || r->cluster > cluster) {
+            stop = r ? MIN(end, r->cluster) : end;
+            memset(out, 0, (stop - cluster) * 8);
+        } else if (r->data == NO_DATA) {
+            stop = MIN(end, r->cluster + r->count);
+            for (guint64 c = cluster; c < stop; c++)
+                put_be64(out + (c - cluster) * 8, OFLAG_ZERO);
+        } else {
+            guint64 host = (layout->start[REGION_DATA] + r->data + cluster - r->cluster) * CLUSTER;
+
+            stop = MIN(end, r->cluster + r->count);
+            for (guint64 c = cluster; c < stop; c++, host += CLUSTER)
+                put_be64(out + (c - cluster) * 8, host | OFLAG_COPIED);
+        }
+        out += (stop - cluster) * 8;
+        cluster = stop;
+    }
+}
+
+/* L2 tables, table by table: each one's disk clusters from its L1 index;
+ * entries cut by the range's ends entry by entry. */
 static void
 render_l2(const CpfsQcow2Layout *layout, guint64 rel, gsize len, guint8 *out,
           gsize buf_offset G_GNUC_UNUSED, GArray *reads G_GNUC_UNUSED)
@@ -442,13 +494,17 @@ render_l2(const CpfsQcow2Layout *layout, guint64 rel, gsize len, guint8 *out,
     while (done < len) {
         guint64 pos = rel + done, rank = pos / CLUSTER, in_table = pos % CLUSTER;
         gsize n = MIN(len - done, CLUSTER - in_table);
+        gsize head = MIN(n, (8 - in_table % 8) % 8), whole = (n - head) / 8;
         const Group *g = &g_array_index(layout->groups, Group,
-                                        find_group(layout->groups, rank));
+                                        find_group(layout->groups, rank, FALSE));
         Cursor cur;
 
         cur.base = (g->l1 + rank - g->rank) * L2_ENTRIES;
         cur.i = find_run(layout->runs, cur.base + in_table / 8, FALSE);
-        render_entries(layout, in_table, n, out + done, l2_entry, &cur);
+        render_entries(layout, in_table, head, out + done, l2_entry, &cur);
+        fill_l2_entries(layout, cur.base + (in_table + head) / 8, whole, out + done + head, &cur);
+        render_entries(layout, in_table + head + whole * 8, n - head - whole * 8,
+                       out + done + head + whole * 8, l2_entry, &cur);
         done += n;
     }
 }

@@ -24,6 +24,8 @@ CpfsQcow2Layout *cpfs_qcow2_full(const CpfsExtentMap *allocated);
  * Both maps have the disk's size. */
 CpfsQcow2Layout *cpfs_qcow2_overlay(const CpfsExtentMap *allocated,
                                     const CpfsExtentMap *changed);
+/* (Both NULL for a disk over 2 PiB, QEMU's limit on the L1 table, or maps
+ * of different sizes.) */
 void cpfs_qcow2_layout_free(CpfsQcow2Layout *layout);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(CpfsQcow2Layout, cpfs_qcow2_layout_free)
 

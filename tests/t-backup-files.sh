@@ -81,6 +81,21 @@ pass "EEXIST for image names, other .qcow2 names allowed"
     fail "xml extents are '$(cat "$SCRATCH/ext")'"
 cpfs_umount
 
+# Estimates are remembered for cache_timeout/2: stats and walks of listed
+# files repeat no libvirt call meanwhile.
+cpfs_mount -o backup_files=visible,cache_timeout=120 "$NODE_URI"
+mkdir "$MNT/beta/c1"
+ls -lR "$MNT" >/dev/null
+before=$("$PYTHON" "$HELPERS/libvirt_calls.py" "$MNT")
+for i in 1 2 3; do
+    ls -lR "$MNT" >/dev/null
+    stat "$MNT/beta/vda.raw" "$MNT/beta/c1/vdb.qcow2" >/dev/null
+done
+after=$("$PYTHON" "$HELPERS/libvirt_calls.py" "$MNT")
+[ "$after" -eq "$before" ] || fail "repeated walks and stats made $((after - before)) libvirt calls"
+cpfs_umount
+pass "repeated stats of image files cost no libvirt call"
+
 # Visible: listed in every directory, sorted with the rest.
 cpfs_mount -o backup_files=visible "$NODE_URI"
 [ "$(listing "$MNT/beta")" = "vda.qcow2 vda.raw vdb.qcow2 vdb.raw xml " ] ||

@@ -20,6 +20,7 @@ assert_runs(const CpfsExtentMap *map, const guint64 *runs, guint n)
     g_assert_cmpuint(cpfs_extent_map_marked_bytes(map), ==, total);
 }
 
+/* Runs merge when they overlap or touch, in any marking order. */
 static void
 test_mark_merge(void)
 {
@@ -46,6 +47,7 @@ test_mark_merge(void)
     assert_runs(map, (guint64[]){ 0, 55 }, 1);
 }
 
+/* Marks are clipped to the size, without overflow; a 0-byte map stays empty. */
 static void
 test_mark_clip(void)
 {
@@ -67,6 +69,7 @@ test_mark_clip(void)
     g_assert_false(cpfs_extent_map_any(empty, 0, 10));
 }
 
+/* SEEK_DATA/SEEK_HOLE answers at runs' edges, the size and past it. */
 static void
 test_seek_any(void)
 {
@@ -101,6 +104,7 @@ test_seek_any(void)
     g_assert_false(cpfs_extent_map_any(map, 100, 10));
 }
 
+/* One read per run met, clipped to the range and the size. */
 static void
 test_raw_reads(void)
 {

@@ -8,9 +8,7 @@
 #include "unit-common.h"
 #include "model/qcow2.h"
 
-#include <errno.h>
 #include <fcntl.h>
-#include <malloc.h>
 #include <string.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
@@ -42,17 +40,11 @@ content_fill(guint8 *p, guint64 x, gsize len, guint seed)
         p[i] = (guint8)(((((guint32)(x >> 3) * 2654435761u) ^ seed) >> 24) + (x & 7) * 37) | 1;
 }
 
-static gboolean
-all_zero(const guint8 *p, gsize len)
-{
-    return len == 0 || (p[0] == 0 && memcmp(p, p + 1, len - 1) == 0);
-}
-
 /* Writes BUF at OFFSET of FD unless it is all zeroes (the file is sparse). */
 static void
 write_sparse(int fd, const guint8 *buf, gsize len, guint64 offset)
 {
-    if (!all_zero(buf, len))
+    if (len && (buf[0] != 0 || memcmp(buf, buf + 1, len - 1) != 0))
         g_assert_cmpint(pwrite(fd, buf, len, offset), ==, (gssize)len);
 }
 
@@ -85,8 +77,8 @@ read_checked(const CpfsQcow2Layout *layout, guint64 offset, gsize len, guint8 *b
 }
 
 /* Writes LAYOUT's image to PATH in odd-sized chunks of at most 1 MiB.  With
- * META_ONLY the data clusters are read (and checked) but not filled: a
- * huge all-zero disk. */
+ * META_ONLY the data clusters are not filled (a huge all-zero disk) and
+ * only both ends of them are read (and checked). */
 static void
 write_image(const CpfsQcow2Layout *layout, const char *path, guint64 disk_size, guint seed,
             gboolean meta_only)
@@ -105,6 +97,10 @@ write_image(const CpfsQcow2Layout *layout, const char *path, guint64 disk_size, 
     for (guint i = 0; off < size; i++) {
         gsize n = MIN(chunks[i % G_N_ELEMENTS(chunks)], size - off);
 
+        if (meta_only && off >= data_start + 64 * MiB && off + 64 * MiB < size) {
+            off = size - 64 * MiB;      /* only both ends of a huge data region */
+            continue;
+        }
         if (meta_only && off >= data_start) {
             g_array_set_size(reads, 0);
             cpfs_qcow2_read(layout, off, n, buf, reads);
@@ -217,14 +213,17 @@ expected_map(const CpfsExtentMap *changed, const CpfsExtentMap *allocated, guint
     for (guint i = 0; i < cpfs_extent_map_n_runs(changed); i++) {
         const CpfsExtent *run = cpfs_extent_map_run(changed, i);
 
-        for (guint64 c = MAX(run->offset / C, next); c * C < run->offset + run->length; c++) {
-            MapEntry e = { c * C, MIN(C, disk_size - c * C), KIND_DATA, *n_data * C };
+        guint64 c = MAX(run->offset / C, next), end = (run->offset + run->length + C - 1) / C;
+
+        /* A standalone image's clusters are all data: the whole run at once. */
+        for (guint64 step = allocated ? 1 : end - c; c < end; c += step) {
+            MapEntry e = { c * C, MIN(step * C, disk_size - c * C), KIND_DATA, *n_data * C };
 
             if (allocated && !cpfs_extent_map_any(allocated, c * C, C))
                 e.kind = KIND_ZERO, e.offset = 0;
-            *n_data += e.kind == KIND_DATA;
+            *n_data += e.kind == KIND_DATA ? step : 0;
             add_entry(clusters, e);
-            next = c + 1;
+            next = c + step;
         }
     }
     data_start = file_size - *n_data * C;
@@ -259,15 +258,16 @@ assert_map(GArray *got, GArray *want, guint64 limit)
         if (g && w && g->start == w->start && g->length == w->length && g->kind == w->kind &&
             g->offset == w->offset)
             continue;
-        g_test_message("map entry %u: got %" G_GUINT64_FORMAT "+%" G_GUINT64_FORMAT " kind %d at %"
-                       G_GUINT64_FORMAT ", want %" G_GUINT64_FORMAT "+%" G_GUINT64_FORMAT
-                       " kind %d at %" G_GUINT64_FORMAT, i, g ? g->start : 0, g ? g->length : 0,
-                       g ? g->kind : -1, g ? g->offset : 0, w ? w->start : 0, w ? w->length : 0,
-                       w ? w->kind : -1, w ? w->offset : 0);
-        g_assert_not_reached();
+        g_assert_nonnull(g);
+        g_assert_nonnull(w);
+        g_assert_cmpuint(g->start, ==, w->start);
+        g_assert_cmpuint(g->length, ==, w->length);
+        g_assert_cmpint(g->kind, ==, w->kind);
+        g_assert_cmpuint(g->offset, ==, w->offset);
     }
 }
 
+/* `qemu-img check` finds no error and no leak in the image at PATH. */
 static void
 assert_check_clean(const char *path)
 {
@@ -278,6 +278,7 @@ assert_check_clean(const char *path)
     g_assert_nonnull(strstr(out, "No errors were found on the image."));
 }
 
+/* `qemu-img compare` finds IMAGE (with its backing file) equal to RAW. */
 static void
 assert_compare(const char *image, const char *raw)
 {
@@ -286,6 +287,7 @@ assert_compare(const char *image, const char *raw)
     g_assert_cmpint(run(argv, NULL), ==, 0);
 }
 
+/* A new temporary directory. */
 static char *
 tmp_dir(void)
 {
@@ -295,6 +297,7 @@ tmp_dir(void)
     return dir;
 }
 
+/* Removes DIR and the files NAMES in it. */
 static void
 rm_dir(const char *dir, const char *const *names)
 {
@@ -320,13 +323,9 @@ check_full(const CpfsExtentMap *allocated, guint seed, gboolean meta_only)
     g_autoptr(GArray) got = NULL;
     int fd;
 
-    gint64 t0 = g_get_monotonic_time();
-
     g_assert_nonnull(layout);
     write_image(layout, img, disk_size, seed, meta_only);
-    g_test_message("written in %" G_GINT64_FORMAT " ms", (g_get_monotonic_time() - t0) / 1000);
     assert_check_clean(img);
-    g_test_message("checked at %" G_GINT64_FORMAT " ms", (g_get_monotonic_time() - t0) / 1000);
     want = expected_map(allocated, NULL, cpfs_qcow2_file_size(layout), &n_data);
     g_assert_cmpuint(cpfs_qcow2_data_clusters(layout), ==, n_data);
     /* All of a huge disk's clusters take qemu-img map seconds. */
@@ -341,7 +340,6 @@ check_full(const CpfsExtentMap *allocated, guint seed, gboolean meta_only)
             write_content(fd, e->start, e->length, seed);
     }
     close(fd);
-    g_test_message("mapped at %" G_GINT64_FORMAT " ms", (g_get_monotonic_time() - t0) / 1000);
     /* Unfilled data clusters are holes: zeroes, as disk 0 holds. */
     if (disk_size <= 8 * GiB)
         assert_compare(img, raw);
@@ -362,6 +360,7 @@ map_of(guint64 size, const guint64 *runs, guint n)
 #define MAP(size, ...) map_of((size), (guint64[]){ __VA_ARGS__ }, \
                               sizeof((guint64[]){ __VA_ARGS__ }) / 16)
 
+/* A disk with nothing allocated, and a disk of 0 bytes. */
 static void
 test_empty(void)
 {
@@ -415,6 +414,7 @@ test_refcount_block(void)
     }
 }
 
+/* A few runs of a 1 TiB disk, the last cluster partial. */
 static void
 test_sparse_tib(void)
 {
@@ -424,35 +424,13 @@ test_sparse_tib(void)
     check_full(map, 13, FALSE);
 }
 
-/* 1 TiB fully allocated: small memory, fast reads, and qemu-img check on
- * the metadata (128 MiB of L2 tables) with data clusters left as holes. */
+/* 256 GiB fully allocated: qemu-img check on the metadata (32 MiB of L2
+ * tables, 8 MiB of refcount blocks) with the data clusters left as holes. */
 static void
-test_full_tib(void)
+test_full_large(void)
 {
-    g_autoptr(CpfsExtentMap) map = MAP(TiB, 0, TiB);
-    size_t before = mallinfo2().uordblks;
-    g_autoptr(CpfsQcow2Layout) layout = cpfs_qcow2_full(map);
-    size_t grown = mallinfo2().uordblks - before;
-    g_autoptr(GArray) reads = g_array_new(FALSE, FALSE, sizeof(CpfsDiskRead));
-    g_autofree guint8 *buf = g_malloc(MiB);
-    guint64 size = cpfs_qcow2_file_size(layout);
-    gint64 t0;
+    g_autoptr(CpfsExtentMap) map = MAP(256 * GiB, 0, 256 * GiB);
 
-    g_test_message("1 TiB full layout: %zu bytes of heap, file %" G_GUINT64_FORMAT, grown, size);
-    g_assert_cmpuint(grown, <, 64 * 1024);
-    g_assert_cmpuint(cpfs_qcow2_data_clusters(layout), ==, TiB / C);
-    t0 = g_get_monotonic_time();
-    for (int i = 0; i < 1000; i++) {
-        g_array_set_size(reads, 0);
-        cpfs_qcow2_read(layout, size - (i + 1) * 7 * MiB - 12345, MiB, buf, reads);
-        g_assert_cmpuint(reads->len, ==, 1);
-    }
-    g_test_message("1 MiB data read: %.2f us", (g_get_monotonic_time() - t0) / 1000.0);
-    t0 = g_get_monotonic_time();
-    for (int i = 0; i < 100; i++)
-        cpfs_qcow2_read(layout, (4 + i) * MiB + 8, MiB, buf, reads);
-    g_test_message("1 MiB L2 table read: %.2f us", (g_get_monotonic_time() - t0) / 100.0);
-    g_assert_cmpint(g_get_monotonic_time() - t0, <, 5 * G_USEC_PER_SEC);
     check_full(map, 0, TRUE);
 }
 
@@ -509,6 +487,7 @@ check_overlay(const CpfsExtentMap *allocated, const CpfsExtentMap *changed,
     rm_dir(dir, (const char *[]){ "img.qcow2", "base.raw", "want.raw", NULL });
 }
 
+/* Data, zero and untouched clusters mixed, and the all-of-one-kind cases. */
 static void
 test_overlay_mixed(void)
 {
@@ -543,28 +522,6 @@ test_overlay_large(void)
     check_overlay(allocated, changed, base, 31, 32);
 }
 
-/* The estimate is exact for packed data and never above a real layout. */
-static void
-test_estimate(void)
-{
-    g_autoptr(GRand) rand = g_rand_new_with_seed(99);
-    static const guint64 sizes[] = { 0, 1, C, C + 1, 512 * MiB, 512 * MiB + 1, 5 * GiB, TiB };
-
-    for (guint i = 0; i < G_N_ELEMENTS(sizes); i++) {
-        for (int k = 0; k < 20; k++) {
-            guint64 data = k == 0 ? 0 : k == 1 ? sizes[i] : g_rand_int(rand) % (sizes[i] + 1);
-            g_autoptr(CpfsExtentMap) packed = MAP(sizes[i], 0, data);
-            g_autoptr(CpfsExtentMap) spread = MAP(sizes[i], 0, data / 2,
-                                                  sizes[i] - data + data / 2, data - data / 2);
-            g_autoptr(CpfsQcow2Layout) lp = cpfs_qcow2_full(packed);
-            g_autoptr(CpfsQcow2Layout) ls = cpfs_qcow2_full(spread);
-
-            g_assert_cmpuint(cpfs_qcow2_estimate(sizes[i], data), ==, cpfs_qcow2_file_size(lp));
-            g_assert_cmpuint(cpfs_qcow2_estimate(sizes[i], data), <=, cpfs_qcow2_file_size(ls));
-        }
-    }
-}
-
 int
 main(int argc, char **argv)
 {
@@ -574,10 +531,9 @@ main(int argc, char **argv)
         { "/qcow2/boundaries", test_boundaries },
         { "/qcow2/refcount-block", test_refcount_block },
         { "/qcow2/sparse-tib", test_sparse_tib },
-        { "/qcow2/full-tib", test_full_tib },
+        { "/qcow2/full-large", test_full_large },
         { "/qcow2/overlay-mixed", test_overlay_mixed },
         { "/qcow2/overlay-large", test_overlay_large },
-        { "/qcow2/estimate", test_estimate },
     };
 
     g_autofree char *qemu_img = g_find_program_in_path("qemu-img");

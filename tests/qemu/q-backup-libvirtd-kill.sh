@@ -18,7 +18,8 @@ ms=$("$PYTHON" "$HELPERS/open_fd.py" until-eio 3 $((64 << 20)) 5) ||
     fail "reads of the open file did not fail with EIO within 5 s after libvirtd died"
 pass "libvirtd killed: reads of the open file fail with EIO after $ms ms"
 
-qemu_restart_libvirtd
+# Not inherited by the new libvirtd, which would keep the mount busy.
+qemu_restart_libvirtd 3<&-
 wait_until 20 backup_ended vm ||
     fail "a backup job still runs 20 s after libvirtd came back: $(virsh_lv domjobinfo vm 2>&1)"
 for off in 0 $((32 << 20)) $((63 << 20)); do
