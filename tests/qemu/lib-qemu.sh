@@ -2,6 +2,11 @@
 # run as an unprivileged user, with small QEMU domains (TCG, no OS).
 # Source after tests/lib.sh.  Provides:
 #   qemu_start_libvirtd      start the daemon; sets LV_URI, LV_DIR
+#   qemu_start_libvirtd_tcp PORT
+#                            the same, the daemon also listening on TCP at
+#                            127.0.0.1:PORT (no TLS, no auth); sets LV_TCP_URI
+#   cpfs_mount_second DIR LOG [OPTIONS and URI...]
+#                            another checkpointfs daemon on DIR; sets CPFS2_PID
 #   qemu_define NAME [--disks N] [--raw] [--off] [--password PW]
 #                            define (and unless --off, start) a domain
 #   virsh_lv ARGS...         virsh on the test daemon
@@ -46,6 +51,10 @@ LV_DIR=$SCRATCH/libvirt
 # own, so that none is left in /var/tmp.
 LV_SCRATCH=$LV_DIR/scratch
 LV_PID=
+# --listen when the daemon serves TCP too (qemu_start_libvirtd_tcp).
+LV_LISTEN=
+# A second checkpointfs mount of the test (cpfs_mount_second).
+CPFS2_MNT= CPFS2_PID=
 
 command -v libvirtd >/dev/null || skip "libvirtd is not installed (scripts/deps --qemu)"
 command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 is not installed"
@@ -56,6 +65,12 @@ as_lv_user() {
 }
 
 qemu_cleanup() {
+    if [ -n "$CPFS2_MNT" ] && grep -qF " $CPFS2_MNT fuse" /proc/self/mounts 2>/dev/null; then
+        fusermount3 -u "$CPFS2_MNT" 2>/dev/null || fusermount3 -uz "$CPFS2_MNT" 2>/dev/null || true
+    fi
+    if [ -n "$CPFS2_PID" ] && kill -0 "$CPFS2_PID" 2>/dev/null; then
+        kill "$CPFS2_PID" 2>/dev/null || true
+    fi
     if [ -n "$LV_PID" ] && kill -0 "$LV_PID" 2>/dev/null; then
         # Domains die with their daemon's session; stop them first, quickly.
         for d in $(virsh_lv list --name 2>/dev/null); do
@@ -104,7 +119,7 @@ launch_libvirtd() {
         export HOME=$LV_DIR XDG_CONFIG_HOME=$LV_DIR/config \
             XDG_CACHE_HOME=$LV_DIR/cache XDG_RUNTIME_DIR=$LV_DIR/run
         exec setpriv --reuid=$LV_USER_ID --regid=$LV_USER_ID --clear-groups \
-            libvirtd --timeout=900
+            libvirtd --timeout=900 $LV_LISTEN
     ) >>"$LV_DIR/libvirtd.log" 2>&1 &
     LV_PID=$!
 }
@@ -118,6 +133,38 @@ qemu_start_libvirtd() {
     launch_libvirtd
     wait_until 30 test -S "$LV_SOCK" || fail "libvirtd did not start: $(tail -5 "$LV_DIR/libvirtd.log")"
     wait_until 30 virsh -c "$LV_URI" version || fail "libvirtd does not answer"
+}
+
+# qemu_start_libvirtd_tcp PORT: qemu_start_libvirtd, the daemon listening on
+# 127.0.0.1:PORT as well, TCP without TLS or authentication (loopback only:
+# anyone on this machine may use it for the test's life).  A session daemon
+# reads its libvirtd.conf from $XDG_CONFIG_HOME/libvirt.
+qemu_start_libvirtd_tcp() {
+    mkdir -p "$LV_DIR/config/libvirt"
+    {
+        echo 'listen_tls = 0'
+        echo 'listen_tcp = 1'
+        echo "tcp_port = \"$1\""
+        echo 'listen_addr = "127.0.0.1"'
+        echo 'auth_tcp = "none"'
+    } >"$LV_DIR/config/libvirt/libvirtd.conf"
+    LV_LISTEN=--listen
+    qemu_start_libvirtd
+    LV_TCP_URI=qemu+tcp://127.0.0.1:$1/session
+    wait_until 30 virsh -c "$LV_TCP_URI" version ||
+        fail "libvirtd does not answer on $LV_TCP_URI: $(tail -5 "$LV_DIR/libvirtd.log")"
+}
+
+# cpfs_mount_second DIR LOG [checkpointfs options and URI...]: mounts another
+# daemon on DIR, logging to LOG; sets CPFS2_PID; returns once mounted.  It is
+# unmounted and stopped when the test exits.
+cpfs_mount_second() {
+    CPFS2_MNT=$1 cm_log=$2; shift 2
+    mkdir -p "$CPFS2_MNT"
+    "$CHECKPOINTFS" -f "$@" "$CPFS2_MNT" >"$cm_log" 2>&1 &
+    CPFS2_PID=$!
+    wait_until 20 mountpoint -q "$CPFS2_MNT" ||
+        fail "the second checkpointfs did not mount: $(tail -5 "$cm_log")"
 }
 
 virsh_lv() {
