@@ -128,6 +128,10 @@ node_attr(CpfsFs *fs, const CpfsNodeId *id, guint64 ino, struct stat *st)
         return rc;
     if (id->kind == CPFS_NODE_DOMAIN || id->kind == CPFS_NODE_DOMAIN_XML)
         return domain_attr(fs, id, tree, ino, st);
+    if (id->kind == CPFS_NODE_CHECKPOINT_IMAGE && !cpfs_fs_checkpoint_of(tree, id))
+        return -ENOENT;
+    if (id->kind == CPFS_NODE_DOMAIN_IMAGE || id->kind == CPFS_NODE_CHECKPOINT_IMAGE)
+        return cpfs_fs_image_attr(fs, id, ino, st);
     return cpfs_fs_checkpoint_attr(fs, id, tree, ino, st);
 }
 
@@ -173,6 +177,8 @@ resolve_child(CpfsFs *fs, const CpfsNodeId *parent, const char *name, CpfsNodeId
         cpfs_node_id_copy(child, &xml);
         return 0;
     }
+    if ((rc = cpfs_fs_image_child(fs, parent, at, name, child)) != 0)
+        return rc < 0 ? rc : 0;
     found = cpfs_checkpoint_tree_child(tree, at, name);
     if (!found)
         return -ENOENT;
@@ -229,7 +235,7 @@ cpfs_fs_send_entry(fuse_req_t req, const CpfsNodeId *child, struct fuse_entry_pa
         cpfs_pages_tell_size(fs->inodes, e->ino, e->attr.st_size);
     e->generation = 0;
     e->entry_timeout = fs->kernel_timeout;
-    e->attr_timeout = fs->kernel_timeout;
+    e->attr_timeout = child->image ? 0 : fs->kernel_timeout;
     if (fuse_reply_entry(req, e) != 0)
         cpfs_inode_table_forget(fs->inodes, e->ino, 1);
 }
@@ -287,12 +293,20 @@ cpfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     if (!cpfs_fs_get_node(req, ino, &id))
         return;
     rc = node_attr(fs, &id, ino, &st);
+    if (rc == 0 && fi && fi->fh && *(CpfsHandleKind *)(uintptr_t)fi->fh == CPFS_HANDLE_IMAGE) {
+        /* fstat of an open image: what its own job serves, exactly. */
+        st.st_size = cpfs_fs_image_handle_size(fi->fh);
+        fuse_reply_attr(req, &st, 0);
+        return;
+    }
     if (rc == -ENOENT && !cpfs_node_is_dir(id.kind)) {
         /* An xml whose checkpoint is gone, still held by the kernel (fstat
          * of an open one: the kernel passes no handle then): no name links
          * it, and an open file serves the document it was opened with. */
         cpfs_fs_fill_common(fs, &st, ino, FALSE);
-        if (fi && fi->fh)
+        if (fi && fi->fh && *(CpfsHandleKind *)(uintptr_t)fi->fh == CPFS_HANDLE_IMAGE)
+            st.st_size = cpfs_fs_image_handle_size(fi->fh);
+        else if (fi && fi->fh)
             st.st_size = (off_t)((XmlHandle *)(uintptr_t)fi->fh)->len;
         else
             st.st_size = MAX(cpfs_pages_told_size(fs->inodes, ino), 0);
@@ -307,7 +321,8 @@ cpfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     }
     if (id.kind == CPFS_NODE_CHECKPOINT_XML)
         cpfs_pages_tell_size(fs->inodes, ino, st.st_size);
-    fuse_reply_attr(req, &st, fs->kernel_timeout);
+    /* An image's size changes as jobs come and go: the kernel asks anew. */
+    fuse_reply_attr(req, &st, id.image ? 0 : fs->kernel_timeout);
 }
 
 void

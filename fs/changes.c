@@ -5,6 +5,22 @@
 #include <errno.h>
 #include <string.h>
 
+/* Whether NAME is that of an image file in DOMAIN's directory, where a
+ * checkpoint may end up when its parents are deleted. */
+static gboolean
+names_image_file(CpfsFs *fs, const CpfsNodeId *pid, const char *name)
+{
+    g_autofree char *disk = NULL;
+    g_autoptr(GPtrArray) disks = NULL;
+    CpfsImageFormat format;
+
+    if (!fs->jobs || !cpfs_image_name_parse(name, &disk, &format))
+        return FALSE;
+    if (cpfs_jobs_disks(fs->jobs, pid->domain, NULL, &disks) < 0)
+        return FALSE;
+    return g_ptr_array_find_with_equal_func(disks, disk, g_str_equal, NULL);
+}
+
 /* Whether mkdir may go on to the view in PID: 0, or the errno to refuse
  * with.  The rules of names and of the tree are model/rules.c's. */
 static int
@@ -18,6 +34,11 @@ mkdir_refusal(CpfsFs *fs, const CpfsNodeId *pid, const char *name)
     }
     if (!cpfs_node_is_dir(pid->kind))
         return ENOTDIR;
+    if (names_image_file(fs, pid, name)) {
+        cpfs_info("mkdir '%s' refused: it is the name of a disk image file of domain '%s'",
+                  name, pid->domain);
+        return EEXIST;
+    }
     return 0;
 }
 
@@ -192,7 +213,7 @@ reply_xattr_value(fuse_req_t req, const char *value, size_t len, size_t size)
         fuse_reply_buf(req, value, len);
 }
 
-/* "domains=N documents=N document_bytes=N handles=N inodes=N". */
+/* "domains=N documents=N document_bytes=N handles=N inodes=N jobs=N". */
 static char *
 cache_summary(CpfsFs *fs)
 {
@@ -200,9 +221,9 @@ cache_summary(CpfsFs *fs)
 
     cpfs_view_stats(fs->view, &stats);
     return g_strdup_printf("domains=%u documents=%u document_bytes=%" G_GSIZE_FORMAT
-                           " handles=%u inodes=%u", stats.domains, stats.documents,
+                           " handles=%u inodes=%u jobs=%u", stats.domains, stats.documents,
                            stats.document_bytes, stats.driver_handles,
-                           cpfs_inode_table_count(fs->inodes));
+                           cpfs_inode_table_count(fs->inodes), cpfs_fs_jobs_count(fs));
 }
 
 void
@@ -215,6 +236,8 @@ cpfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
         value = g_strdup_printf("%" G_GUINT64_FORMAT, cpfs_view_calls(fs->view));
     else if (ino == CPFS_ROOT_INO && strcmp(name, CPFS_XATTR_CACHE) == 0)
         value = cache_summary(fs);
+    else if (ino != CPFS_ROOT_INO && strcmp(name, CPFS_XATTR_NBD) == 0)
+        value = cpfs_fs_image_nbd_uri(fs, ino);
     if (!value) {
         fuse_reply_err(req, ENODATA);
         return;
@@ -226,8 +249,12 @@ void
 cpfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
     static const char names[] = CPFS_XATTR_CALLS "\0" CPFS_XATTR_CACHE;
+    static const char image_names[] = CPFS_XATTR_NBD;
+    g_autofree char *uri = NULL;
 
-    if (ino != CPFS_ROOT_INO)
+    if (ino != CPFS_ROOT_INO && (uri = cpfs_fs_image_nbd_uri(cpfs_fs_of(req), ino)))
+        reply_xattr_value(req, image_names, sizeof(image_names), size);
+    else if (ino != CPFS_ROOT_INO)
         reply_xattr_value(req, "", 0, size);
     else
         reply_xattr_value(req, names, sizeof(names), size);

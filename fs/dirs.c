@@ -65,10 +65,35 @@ list_root(DirHandle *dh, CpfsDomainList *domains)
     }
 }
 
-/* The entries of a domain or checkpoint directory AT (NULL: the domain). */
-static void
-list_checkpoints(DirHandle *dh, CpfsCheckpoint *at)
+/* Whether NAME is among the sorted IMAGES. */
+static gboolean
+is_image_name(GPtrArray *images, const char *name)
 {
+    return g_ptr_array_find_with_equal_func(images, name, g_str_equal, NULL);
+}
+
+/* Whether a checkpoint of CHILDREN has the form of an image file name. */
+static gboolean
+any_image_name(GPtrArray *children)
+{
+    for (guint i = 0; i < children->len; i++) {
+        g_autofree char *disk = NULL;
+        CpfsImageFormat format;
+
+        if (cpfs_image_name_parse(((CpfsCheckpoint *)children->pdata[i])->name, &disk, &format))
+            return TRUE;
+    }
+    return FALSE;
+}
+
+/* The entries of a domain or checkpoint directory AT (NULL: the domain):
+ * its checkpoints, and its image files when they are listed.  A checkpoint
+ * named like an image file of the directory is not listed (the name is the
+ * file's), like one named xml. */
+static void
+list_checkpoints(CpfsFs *fs, DirHandle *dh, CpfsCheckpoint *at)
+{
+    g_autoptr(GPtrArray) images = NULL;
     const CpfsNodeId *dir = &dh->dir;
     CpfsNodeId up = cpfs_node_id_domain(dir->domain);
     CpfsNodeId xml = cpfs_node_id_domain_xml(dir->domain);
@@ -81,6 +106,11 @@ list_checkpoints(DirHandle *dh, CpfsCheckpoint *at)
     if (at)
         xml = cpfs_node_id_checkpoint_xml(dir->domain, dir->checkpoint, at->serial,
                                           at->doc_version);
+    /* Hidden files cost nothing unless a checkpoint may be named like one. */
+    if (fs->backup_files == CPFS_BACKUP_FILES_VISIBLE || any_image_name(children))
+        images = cpfs_fs_image_names(fs, dir, at);
+    else
+        images = g_ptr_array_new();
     add_dir_entry(dh->entries, ".", dir);
     add_dir_entry(dh->entries, "..", &up);
     add_dir_entry(dh->entries, CPFS_XML_NAME, &xml);
@@ -88,7 +118,19 @@ list_checkpoints(DirHandle *dh, CpfsCheckpoint *at)
         CpfsCheckpoint *cp = children->pdata[i];
         CpfsNodeId id = cpfs_node_id_checkpoint(dir->domain, cp->name, cp->serial);
 
+        if (is_image_name(images, cp->name)) {
+            cpfs_warn("domain '%s': checkpoint '%s' is not shown: its name is that of a "
+                      "disk image file", dir->domain, cp->name);
+            continue;
+        }
         add_dir_entry(dh->entries, cp->name, &id);
+    }
+    for (guint i = 0; fs->backup_files == CPFS_BACKUP_FILES_VISIBLE && i < images->len; i++) {
+        CpfsNodeId id = at ? cpfs_node_id_checkpoint_image(dir->domain, at->name, at->serial,
+                                                           images->pdata[i])
+                           : cpfs_node_id_domain_image(dir->domain, images->pdata[i]);
+
+        add_dir_entry(dh->entries, images->pdata[i], &id);
     }
 }
 
@@ -115,7 +157,7 @@ build_listing(CpfsFs *fs, DirHandle *dh)
         return rc;
     if (dh->dir.kind == CPFS_NODE_CHECKPOINT && !(at = cpfs_fs_checkpoint_of(dh->tree, &dh->dir)))
         return -ENOENT;
-    list_checkpoints(dh, at);
+    list_checkpoints(fs, dh, at);
     return 0;
 }
 

@@ -58,6 +58,10 @@ cpfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         fuse_reply_err(req, fs->readonly ? EROFS : EACCES);
         return;
     }
+    if (id.image) {
+        cpfs_fs_image_open(req, &id, fi);
+        return;
+    }
     if (id.kind == CPFS_NODE_DOMAIN_XML)
         rc = cpfs_view_domain_xml(fs->view, id.domain, &xml);
     else
@@ -67,6 +71,7 @@ cpfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         return;
     }
     xh = g_new0(XmlHandle, 1);
+    xh->kind = CPFS_HANDLE_XML;
     xh->len = strlen(xml);
     xh->data = g_steal_pointer(&xml);
     fi->fh = (uintptr_t)xh;
@@ -89,6 +94,10 @@ cpfs_op_read(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, size_t size, off_t of
 {
     XmlHandle *xh = (XmlHandle *)(uintptr_t)fi->fh;
 
+    if (xh->kind == CPFS_HANDLE_IMAGE) {
+        cpfs_fs_image_read(req, size, off, fi);
+        return;
+    }
     if (off < 0 || (size_t)off >= xh->len) {
         fuse_reply_buf(req, NULL, 0);
         return;
@@ -105,8 +114,33 @@ cpfs_op_read(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, size_t size, off_t of
 void
 cpfs_op_release(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, struct fuse_file_info *fi)
 {
+    if (*(CpfsHandleKind *)(uintptr_t)fi->fh == CPFS_HANDLE_IMAGE) {
+        cpfs_fs_image_release(req, fi);
+        return;
+    }
     cpfs_fs_handle_release(cpfs_fs_of(req), (XmlHandle *)(uintptr_t)fi->fh);
     fuse_reply_err(req, 0);
+}
+
+void
+cpfs_op_lseek(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, off_t off, int whence,
+              struct fuse_file_info *fi)
+{
+    XmlHandle *xh = (XmlHandle *)(uintptr_t)fi->fh;
+
+    if (whence != SEEK_DATA && whence != SEEK_HOLE) {
+        fuse_reply_err(req, EINVAL);  /* the kernel handles the others itself */
+        return;
+    }
+    if (xh->kind == CPFS_HANDLE_IMAGE) {
+        cpfs_fs_image_lseek(req, off, whence, fi);
+        return;
+    }
+    /* A document is data from end to end. */
+    if (off < 0 || (size_t)off >= xh->len)
+        fuse_reply_err(req, ENXIO);
+    else
+        fuse_reply_lseek(req, whence == SEEK_DATA ? off : (off_t)xh->len);
 }
 
 void

@@ -10,8 +10,15 @@
 #include "util/log.h"
 #include "model/names.h"
 
+/* What an open file is: the first member of every file handle. */
+typedef enum {
+    CPFS_HANDLE_XML,
+    CPFS_HANDLE_IMAGE,
+} CpfsHandleKind;
+
 /* What an open xml file serves: one document, rendered at open. */
 typedef struct {
+    CpfsHandleKind kind;
     char *data;
     size_t len;
 } XmlHandle;
@@ -50,6 +57,30 @@ gboolean cpfs_fs_get_child(fuse_req_t req, fuse_ino_t parent, const char *name,
                            CpfsNodeId *child);
 /* Answers with CHILD, whose attributes E holds, counting one lookup. */
 void cpfs_fs_send_entry(fuse_req_t req, const CpfsNodeId *child, struct fuse_entry_param *e);
+
+/* images.c: the image files of backups */
+/* The export's NBD URI while a job serves an image file. */
+#define CPFS_XATTR_NBD "user.checkpointfs.nbd"
+/* Whether NAME in directory PARENT (checkpoint AT, NULL for the domain) is
+ * an image file: 1 and *CHILD set, 0 when not, or a negative errno. */
+int cpfs_fs_image_child(CpfsFs *fs, const CpfsNodeId *parent, CpfsCheckpoint *at,
+                        const char *name, CpfsNodeId *child);
+/* The image file names of directory DIR (checkpoint AT, NULL for the
+ * domain), sorted; empty when there are none or libvirt fails. */
+GPtrArray *cpfs_fs_image_names(CpfsFs *fs, const CpfsNodeId *dir, CpfsCheckpoint *at);
+/* Attributes of image ID (inode INO). */
+int cpfs_fs_image_attr(CpfsFs *fs, const CpfsNodeId *id, guint64 ino, struct stat *st);
+/* The opens and reads of image files (files.c dispatches to them). */
+void cpfs_fs_image_open(fuse_req_t req, const CpfsNodeId *id, struct fuse_file_info *fi);
+void cpfs_fs_image_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi);
+void cpfs_fs_image_release(fuse_req_t req, struct fuse_file_info *fi);
+void cpfs_fs_image_lseek(fuse_req_t req, off_t off, int whence, struct fuse_file_info *fi);
+/* The NBD URI of image INO's export, or NULL. */
+char *cpfs_fs_image_nbd_uri(CpfsFs *fs, fuse_ino_t ino);
+/* The size fstat reports of open image handle FH. */
+gint64 cpfs_fs_image_handle_size(uint64_t fh);
+/* Jobs held, for the root's cache attribute. */
+guint cpfs_fs_jobs_count(CpfsFs *fs);
 
 /* notify.c */
 /* Drops the kernel's attributes of DOMAIN's directory (time, link count);
@@ -95,6 +126,8 @@ void cpfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                   struct fuse_file_info *fi);
 void cpfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void cpfs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void cpfs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+                   struct fuse_file_info *fi);
 void cpfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
 
 void cpfs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode);

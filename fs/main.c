@@ -31,11 +31,18 @@ struct cpfs_options {
     int allow_other;
     int show_help;
     int show_version;
+    CpfsBackupFiles backup_files;
+    double backup_linger;
+    int port_low, port_high;
+    char *backup_scratch;
     GPtrArray *positional;  /* [URI] MOUNTPOINT, in order */
     char *error;            /* the first bad option, reported after parsing */
 };
 
-enum { KEY_URI, KEY_CACHE_TIMEOUT };
+enum {
+    KEY_URI, KEY_CACHE_TIMEOUT, KEY_BACKUP_FILES, KEY_BACKUP_LINGER, KEY_BACKUP_PORTS,
+    KEY_BACKUP_SCRATCH,
+};
 
 #define CPFS_OPT(t, p, v) { t, offsetof(struct cpfs_options, p), v }
 
@@ -46,6 +53,10 @@ static const struct fuse_opt cpfs_opts[] = {
     FUSE_OPT_KEY("-c ", KEY_URI),
     FUSE_OPT_KEY("--connect=", KEY_URI),
     FUSE_OPT_KEY("cache_timeout=", KEY_CACHE_TIMEOUT),
+    FUSE_OPT_KEY("backup_files=", KEY_BACKUP_FILES),
+    FUSE_OPT_KEY("backup_linger=", KEY_BACKUP_LINGER),
+    FUSE_OPT_KEY("backup_ports=", KEY_BACKUP_PORTS),
+    FUSE_OPT_KEY("backup_scratch=", KEY_BACKUP_SCRATCH),
     /* ro and allow_other matter to us and to the kernel: keep them. */
     CPFS_OPT("ro", readonly, 1),
     FUSE_OPT_KEY("ro", FUSE_OPT_KEY_KEEP),
@@ -73,6 +84,15 @@ usage(const char *progname)
            "    -o cache_timeout=SECS  how long listings may lag behind changes made\n"
            "                           outside the mount (default 1, fractions allowed)\n"
            "    -o allow_other         let other users in (implies default_permissions)\n"
+           "    -o backup_files=hidden|visible|off\n"
+           "                           disk image files: reachable by name but not\n"
+           "                           listed (default), listed, or none\n"
+           "    -o backup_linger=SECS  how long a backup job outlives its last open\n"
+           "                           file (default 3)\n"
+           "    -o backup_ports=LO-HI  TCP ports of exports on a remote host\n"
+           "                           (default 10810-10909)\n"
+           "    -o backup_scratch=DIR  folder of libvirt's scratch files, on libvirt's\n"
+           "                           host (default /var/tmp)\n"
            "    -h, --help             print this help\n"
            "    -V, --version          print version\n"
            "\n", progname);
@@ -129,13 +149,60 @@ parse_seconds(const char *text, double *seconds)
 static const char *
 option_value(const char *arg)
 {
-    static const char *const prefixes[] = { "uri=", "--connect=", "-c", "cache_timeout=" };
+    static const char *const prefixes[] = { "uri=", "--connect=", "-c", "cache_timeout=",
+                                            "backup_files=", "backup_linger=", "backup_ports=",
+                                            "backup_scratch=" };
 
     for (size_t i = 0; i < G_N_ELEMENTS(prefixes); i++) {
         if (g_str_has_prefix(arg, prefixes[i]))
             return arg + strlen(prefixes[i]);
     }
     return arg;
+}
+
+/* TRUE iff TEXT is "LO-HI", two ports with LO <= HI. */
+static gboolean
+parse_ports(const char *text, int *low, int *high)
+{
+    g_auto(GStrv) parts = g_strsplit(text, "-", -1);
+    guint64 lo, hi;
+
+    if (g_strv_length(parts) != 2
+        || !g_ascii_string_to_unsigned(parts[0], 10, 1, 65535, &lo, NULL)
+        || !g_ascii_string_to_unsigned(parts[1], 10, 1, 65535, &hi, NULL) || lo > hi)
+        return FALSE;
+    *low = (int)lo;
+    *high = (int)hi;
+    return TRUE;
+}
+
+/* The backup_* options. */
+static void
+process_backup_option(struct cpfs_options *opts, int key, const char *value)
+{
+    static const char *const files[] = { "hidden", "visible", "off" };
+    gboolean ok = TRUE;
+
+    if (key == KEY_BACKUP_FILES) {
+        ok = FALSE;
+        for (gsize i = 0; i < G_N_ELEMENTS(files); i++) {
+            if (strcmp(value, files[i]) == 0) {
+                opts->backup_files = (CpfsBackupFiles)i;
+                ok = TRUE;
+            }
+        }
+    } else if (key == KEY_BACKUP_LINGER) {
+        ok = parse_seconds(value, &opts->backup_linger);
+    } else if (key == KEY_BACKUP_PORTS) {
+        ok = parse_ports(value, &opts->port_low, &opts->port_high);
+    } else if (*value == '/') {
+        g_free(opts->backup_scratch);
+        opts->backup_scratch = g_strdup(value);
+    } else {
+        ok = FALSE;
+    }
+    if (!ok)
+        option_error(opts, g_strdup_printf("bad backup option value '%s': see -h", value));
 }
 
 /* fuse_opt callback: URIs, cache_timeout and positional arguments are ours
@@ -158,6 +225,12 @@ process_arg(void *data, const char *arg, int key, struct fuse_args *outargs G_GN
             option_error(opts, g_strdup_printf("bad cache_timeout '%s': give seconds from 0 "
                                                "to %d, such as 2 or 0.5", value,
                                                CACHE_TIMEOUT_MAX));
+        return 0;
+    case KEY_BACKUP_FILES:
+    case KEY_BACKUP_LINGER:
+    case KEY_BACKUP_PORTS:
+    case KEY_BACKUP_SCRATCH:
+        process_backup_option(opts, key, value);
         return 0;
     case FUSE_OPT_KEY_NONOPT:
         g_ptr_array_add(opts->positional, g_strdup(arg));
@@ -336,6 +409,39 @@ serve(struct fuse_session *se, const struct fuse_cmdline_opts *cmd)
     return ret;
 }
 
+/* Where local backup jobs keep their NBD sockets: a folder
+ * per URI, so that a daemon finds what a killed one of its URI left. */
+static char *
+runtime_dir(const char *uri)
+{
+    g_autofree char *hash = g_compute_checksum_for_string(G_CHECKSUM_SHA256, uri, -1);
+    g_autofree char *base = getuid() == 0
+        ? g_strdup("/run/checkpointfs")
+        : g_build_filename(g_get_user_runtime_dir(), "checkpointfs", NULL);
+
+    hash[16] = '\0';
+    return g_build_filename(base, hash, NULL);
+}
+
+/* The backup jobs of the image files, or NULL when there are none. */
+static CpfsJobs *
+start_jobs(CpfsDriver *drv, CpfsView *view, const struct cpfs_options *opts)
+{
+    g_autofree char *dir = runtime_dir(cpfs_driver_uri(drv));
+    CpfsJobsConfig config = {
+        .linger = opts->backup_linger,
+        .runtime_dir = dir,
+        .port_low = opts->port_low,
+        .port_high = opts->port_high,
+        .scratch_dir = opts->backup_scratch ? opts->backup_scratch : "/var/tmp",
+    };
+
+    /* A read-only connection cannot begin a backup job. */
+    if (opts->readonly || opts->backup_files == CPFS_BACKUP_FILES_OFF)
+        return NULL;
+    return cpfs_jobs_new(drv, view, &config);
+}
+
 /* Mounts drv's connection on cmd's mount point and serves it until
  * unmounted.  Returns the exit status. */
 static int
@@ -361,6 +467,7 @@ mount_and_serve(CpfsDriver *drv, const struct cpfs_options *opts,
     fs.kernel_timeout = opts->cache_timeout / 2;
     fs.mount_time = time(NULL);
     fs.mount_point = cmd->mountpoint;
+    fs.backup_files = opts->backup_files;
 
     se = mount_session(args, &fs, cmd->mountpoint);
     if (!se)
@@ -371,6 +478,7 @@ mount_and_serve(CpfsDriver *drv, const struct cpfs_options *opts,
             cpfs_log_to_syslog();
         g_atomic_pointer_set(&fs.se, se);
         /* After daemonizing: the event thread would not survive the fork. */
+        fs.jobs = start_jobs(drv, view, opts);
         if (cpfs_driver_watch_domains(drv, cpfs_fs_domain_event, cpfs_fs_reconnected, &fs) < 0)
             cpfs_warn("no domain events: domains defined or undefined outside show "
                       "within cache_timeout only");
@@ -387,6 +495,8 @@ mount_and_serve(CpfsDriver *drv, const struct cpfs_options *opts,
     fuse_session_destroy(se);
  out:
     cpfs_fs_clear(&fs);
+    /* After the handles the kernel never released: they hold images. */
+    g_clear_pointer(&fs.jobs, cpfs_jobs_free);
     cpfs_view_free(view);
     return ret;
 }
@@ -398,7 +508,8 @@ run(int argc, char **argv)
 {
     struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
     g_autoptr(GPtrArray) positional = g_ptr_array_new_with_free_func(g_free);
-    struct cpfs_options opts = { .cache_timeout = 1.0, .positional = positional };
+    struct cpfs_options opts = { .cache_timeout = 1.0, .positional = positional,
+                                 .backup_linger = 3.0, .port_low = 10810, .port_high = 10909 };
     struct fuse_cmdline_opts cmd = { 0 };
     g_autoptr(CpfsDriver) drv = NULL;
     g_autofree char *error = NULL;
@@ -414,6 +525,7 @@ run(int argc, char **argv)
     free(cmd.mountpoint);
     g_free(opts.uri);
     g_free(opts.error);
+    g_free(opts.backup_scratch);
     fuse_opt_free_args(&args);
     return ret;
 }

@@ -61,9 +61,10 @@ const struct fuse_lowlevel_ops cpfs_fs_ops = {
     .readdirplus = cpfs_op_readdirplus,
     .releasedir = cpfs_op_releasedir,
     .fsyncdir = cpfs_op_fsync,
-    /* files.c: the xml files */
+    /* files.c: the xml files (images.c: the image files) */
     .open = cpfs_op_open,
     .read = cpfs_op_read,
+    .lseek = cpfs_op_lseek,
     .flush = cpfs_op_flush,
     .fsync = cpfs_op_fsync,
     .release = cpfs_op_release,

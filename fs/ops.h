@@ -7,12 +7,22 @@
 #include <sys/types.h>
 
 #include "cache/view.h"
+#include "jobs/jobs.h"
 #include "model/inodes.h"
 
 typedef struct _CpfsRelinker CpfsRelinker;
 
+/* Whether the image files (DISK.raw, DISK.qcow2) are there, and listed. */
+typedef enum {
+    CPFS_BACKUP_FILES_HIDDEN,   /* reachable by name, not listed */
+    CPFS_BACKUP_FILES_VISIBLE,
+    CPFS_BACKUP_FILES_OFF,
+} CpfsBackupFiles;
+
 typedef struct {
     CpfsView *view;
+    CpfsJobs *jobs;          /* NULL when there are no image files (off, ro) */
+    CpfsBackupFiles backup_files;
     CpfsInodeTable *inodes;
     uid_t uid;               /* everything belongs to the mounting user */
     gid_t gid;

@@ -54,12 +54,29 @@ cpfs_node_id_checkpoint_xml(const char *domain, const char *checkpoint, guint64 
                          .doc_version = doc_version };
 }
 
+CpfsNodeId
+cpfs_node_id_domain_image(const char *domain, const char *image)
+{
+    return (CpfsNodeId){ .kind = CPFS_NODE_DOMAIN_IMAGE, .domain = (char *)domain,
+                         .image = (char *)image };
+}
+
+CpfsNodeId
+cpfs_node_id_checkpoint_image(const char *domain, const char *checkpoint, guint64 serial,
+                              const char *image)
+{
+    return (CpfsNodeId){ .kind = CPFS_NODE_CHECKPOINT_IMAGE, .domain = (char *)domain,
+                         .checkpoint = (char *)checkpoint, .serial = serial,
+                         .image = (char *)image };
+}
+
 void
 cpfs_node_id_copy(CpfsNodeId *out, const CpfsNodeId *src)
 {
     *out = *src;
     out->domain = g_strdup(src->domain);
     out->checkpoint = g_strdup(src->checkpoint);
+    out->image = g_strdup(src->image);
 }
 
 void
@@ -67,6 +84,7 @@ cpfs_node_id_clear(CpfsNodeId *id)
 {
     g_clear_pointer(&id->domain, g_free);
     g_clear_pointer(&id->checkpoint, g_free);
+    g_clear_pointer(&id->image, g_free);
 }
 
 gboolean
@@ -89,6 +107,9 @@ node_key(const CpfsNodeId *id)
     g_string_append_c(key, '\0');
     if (id->checkpoint)
         g_string_append(key, id->checkpoint);
+    g_string_append_c(key, '\0');
+    if (id->image)
+        g_string_append(key, id->image);
     g_string_append_c(key, '\0');
     g_string_append_len(key, (const char *)&id->serial, sizeof(id->serial));
     g_string_append_len(key, (const char *)&id->doc_version, sizeof(id->doc_version));

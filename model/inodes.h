@@ -16,6 +16,8 @@ typedef enum {
     CPFS_NODE_DOMAIN_XML,       /* <domain>/xml */
     CPFS_NODE_CHECKPOINT,       /* <domain>/.../<checkpoint>/ */
     CPFS_NODE_CHECKPOINT_XML,   /* <domain>/.../<checkpoint>/xml */
+    CPFS_NODE_DOMAIN_IMAGE,     /* <domain>/<disk>.raw, <domain>/<disk>.qcow2 */
+    CPFS_NODE_CHECKPOINT_IMAGE, /* <domain>/.../<checkpoint>/<disk>.qcow2 */
 } CpfsNodeKind;
 
 #define CPFS_ROOT_INO 1
@@ -33,6 +35,7 @@ typedef struct {
      * Each version is its own inode, whose content never changes, so the
      * kernel may cache its pages; a file opened earlier keeps its own. */
     guint64 doc_version;
+    char *image;        /* the image file's name: DOMAIN_IMAGE and CHECKPOINT_IMAGE */
 } CpfsNodeId;
 
 /* Borrowed identities: they point at the caller's strings, which must
@@ -43,6 +46,9 @@ CpfsNodeId cpfs_node_id_domain_xml(const char *domain);
 CpfsNodeId cpfs_node_id_checkpoint(const char *domain, const char *checkpoint, guint64 serial);
 CpfsNodeId cpfs_node_id_checkpoint_xml(const char *domain, const char *checkpoint,
                                        guint64 serial, guint64 doc_version);
+CpfsNodeId cpfs_node_id_domain_image(const char *domain, const char *image);
+CpfsNodeId cpfs_node_id_checkpoint_image(const char *domain, const char *checkpoint,
+                                         guint64 serial, const char *image);
 /* Fills *OUT with an owned copy of SRC (*OUT is overwritten, not cleared). */
 void cpfs_node_id_copy(CpfsNodeId *out, const CpfsNodeId *src);
 /* Frees the strings of an owned identity; safe twice. */

@@ -5,7 +5,8 @@
 usage: errno_of.py OP PATH [ARG]
 OPs: mkdir rmdir unlink rename(ARG=new path) open_r open_w open_rw open_trunc
      creat truncate chmod chown utime symlink(ARG=target) link(ARG=new path)
-     mknod setxattr getxattr removexattr listxattr stat lstat opendir readall
+     mknod setxattr getxattr getxattr_nbd removexattr listxattr stat lstat opendir
+     readall
 """
 import os
 import sys
@@ -50,6 +51,8 @@ def main():
             os.setxattr(path, "user.test", b"x")
         elif op == "getxattr":
             os.getxattr(path, "user.test")
+        elif op == "getxattr_nbd":
+            os.getxattr(path, "user.checkpointfs.nbd")
         elif op == "removexattr":
             os.removexattr(path, "user.test")
         elif op == "listxattr":

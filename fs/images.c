@@ -1,0 +1,212 @@
+/* The image files of backups: DISK.raw and DISK.qcow2 in a domain
+ * directory, DISK.qcow2 in a checkpoint directory (jobs/jobs.h). */
+#include "fs/fs-internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+/* What an open image file holds: its image in the job it shares. */
+typedef struct {
+    CpfsHandleKind kind;
+    CpfsImage *image;
+    CpfsJobs *jobs;
+} ImageHandle;
+
+/* FUSE reads arrive in pieces of up to 1 MiB: tell cp to ask for that much. */
+#define IMAGE_BLKSIZE (1024 * 1024)
+
+static void
+image_handle_free(ImageHandle *ih)
+{
+    cpfs_image_close(ih->jobs, ih->image);
+    g_free(ih);
+}
+
+/* The disks DIR (checkpoint AT, NULL: the domain) has images of. */
+static int
+dir_disks(CpfsFs *fs, const CpfsNodeId *dir, CpfsCheckpoint *at, GPtrArray **disks)
+{
+    return cpfs_jobs_disks(fs->jobs, dir->domain, at ? at->name : NULL, disks);
+}
+
+/* Whether NAME (disk DISK, format FORMAT) names an image a directory of
+ * kind AT (NULL: the domain) holds: checkpoints hold overlays only. */
+static gboolean
+format_fits(CpfsCheckpoint *at, CpfsImageFormat format)
+{
+    return !at || format == CPFS_IMAGE_QCOW2;
+}
+
+int
+cpfs_fs_image_child(CpfsFs *fs, const CpfsNodeId *parent, CpfsCheckpoint *at, const char *name,
+                    CpfsNodeId *child)
+{
+    g_autofree char *disk = NULL;
+    g_autoptr(GPtrArray) disks = NULL;
+    CpfsImageFormat format;
+    CpfsNodeId id;
+    int rc;
+
+    if (!fs->jobs || !cpfs_image_name_parse(name, &disk, &format) || !format_fits(at, format))
+        return 0;
+    if ((rc = dir_disks(fs, parent, at, &disks)) < 0)
+        return rc;
+    if (!g_ptr_array_find_with_equal_func(disks, disk, g_str_equal, NULL))
+        return 0;
+    id = at ? cpfs_node_id_checkpoint_image(parent->domain, at->name, at->serial, name)
+            : cpfs_node_id_domain_image(parent->domain, name);
+    cpfs_node_id_copy(child, &id);
+    return 1;
+}
+
+GPtrArray *
+cpfs_fs_image_names(CpfsFs *fs, const CpfsNodeId *dir, CpfsCheckpoint *at)
+{
+    GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GPtrArray) disks = NULL;
+
+    if (!fs->jobs || dir_disks(fs, dir, at, &disks) < 0)
+        return names;
+    for (guint i = 0; i < disks->len; i++) {
+        if (!at)
+            g_ptr_array_add(names, g_strdup_printf("%s.raw", (char *)disks->pdata[i]));
+        g_ptr_array_add(names, g_strdup_printf("%s.qcow2", (char *)disks->pdata[i]));
+    }
+    g_ptr_array_sort(names, (GCompareFunc)g_strcmp0);
+    return names;
+}
+
+int
+cpfs_fs_image_attr(CpfsFs *fs, const CpfsNodeId *id, guint64 ino, struct stat *st)
+{
+    g_autofree char *disk = NULL;
+    CpfsImageFormat format;
+    guint64 size = 0, allocated = 0;
+    int rc;
+
+    if (!fs->jobs || !cpfs_image_name_parse(id->image, &disk, &format))
+        return -ENOENT;
+    rc = cpfs_jobs_image_size(fs->jobs, id->domain, id->checkpoint, id->serial, disk, format,
+                              &size, &allocated);
+    if (rc < 0)
+        return rc;
+    cpfs_fs_fill_common(fs, st, ino, FALSE);
+    cpfs_fs_fill_times(st, time(NULL));
+    st->st_size = (off_t)size;
+    /* What the raw file holds as data: cp --sparse and du look at it. */
+    st->st_blocks = (blkcnt_t)((allocated + 511) / 512);
+    st->st_blksize = IMAGE_BLKSIZE;
+    return 0;
+}
+
+void
+cpfs_fs_image_open(fuse_req_t req, const CpfsNodeId *id, struct fuse_file_info *fi)
+{
+    CpfsFs *fs = cpfs_fs_of(req);
+    g_autofree char *disk = NULL;
+    CpfsImageFormat format;
+    CpfsImage *image = NULL;
+    ImageHandle *ih;
+    int rc;
+
+    if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+        fuse_reply_err(req, EACCES);
+        return;
+    }
+    if (!fs->jobs || !cpfs_image_name_parse(id->image, &disk, &format)) {
+        fuse_reply_err(req, ENOENT);
+        return;
+    }
+    rc = cpfs_jobs_open(fs->jobs, id->domain, id->checkpoint, id->serial, disk, format, &image);
+    if (rc < 0) {
+        fuse_reply_err(req, -rc);
+        return;
+    }
+    ih = g_new0(ImageHandle, 1);
+    ih->kind = CPFS_HANDLE_IMAGE;
+    ih->image = image;
+    ih->jobs = fs->jobs;
+    fi->fh = (uintptr_t)ih;
+    /* Every read comes here: the size is known only once the job runs, and
+     * the data must come from this job, not from an earlier one's pages. */
+    fi->direct_io = 1;
+    fi->noflush = 1;
+    cpfs_fs_handle_track(fs, ih, (GDestroyNotify)image_handle_free);
+    if (fuse_reply_open(req, fi) != 0)
+        cpfs_fs_handle_release(fs, ih);
+}
+
+void
+cpfs_fs_image_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi)
+{
+    ImageHandle *ih = (ImageHandle *)(uintptr_t)fi->fh;
+    guint64 end = cpfs_image_size(ih->image);
+    g_autofree guint8 *buf = NULL;
+    gsize len;
+    int rc;
+
+    if (off < 0 || (guint64)off >= end) {
+        fuse_reply_buf(req, NULL, 0);
+        return;
+    }
+    len = (gsize)MIN((guint64)size, end - (guint64)off);
+    buf = g_malloc(len);
+    rc = cpfs_image_read(ih->image, (guint64)off, len, buf);
+    if (rc < 0)
+        fuse_reply_err(req, -rc);
+    else
+        fuse_reply_buf(req, (const char *)buf, len);
+}
+
+void
+cpfs_fs_image_release(fuse_req_t req, struct fuse_file_info *fi)
+{
+    cpfs_fs_handle_release(cpfs_fs_of(req), (ImageHandle *)(uintptr_t)fi->fh);
+    fuse_reply_err(req, 0);
+}
+
+void
+cpfs_fs_image_lseek(fuse_req_t req, off_t off, int whence, struct fuse_file_info *fi)
+{
+    ImageHandle *ih = (ImageHandle *)(uintptr_t)fi->fh;
+    gint64 found;
+
+    if (off < 0) {
+        fuse_reply_err(req, ENXIO);
+        return;
+    }
+    found = cpfs_image_seek(ih->image, (guint64)off, whence == SEEK_DATA);
+    if (found < 0)
+        fuse_reply_err(req, (int)-found);
+    else
+        fuse_reply_lseek(req, (off_t)found);
+}
+
+gint64
+cpfs_fs_image_handle_size(uint64_t fh)
+{
+    ImageHandle *ih = (ImageHandle *)(uintptr_t)fh;
+
+    return (gint64)cpfs_image_size(ih->image);
+}
+
+char *
+cpfs_fs_image_nbd_uri(CpfsFs *fs, fuse_ino_t ino)
+{
+    g_auto(CpfsNodeId) id = { 0 };
+    g_autofree char *disk = NULL;
+    CpfsImageFormat format;
+
+    if (!fs->jobs || !cpfs_inode_table_get(fs->inodes, ino, &id) || !id.image
+        || !cpfs_image_name_parse(id.image, &disk, &format))
+        return NULL;
+    return cpfs_jobs_nbd_uri(fs->jobs, id.domain, id.checkpoint, id.serial, disk);
+}
+
+guint
+cpfs_fs_jobs_count(CpfsFs *fs)
+{
+    return fs->jobs ? cpfs_jobs_count(fs->jobs) : 0;
+}
