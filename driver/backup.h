@@ -41,7 +41,8 @@ CpfsBackupJobInfo *cpfs_backup_job_info_parse(const char *xml);
 GPtrArray *cpfs_backup_domain_disks(const char *domain_xml);
 /* The disks checkpoint XML covers (checkpoint='bitmap'), sorted, and with
  * SIZES (may be NULL) filled name -> guint64* changed bytes when the XML
- * carries size= (VIR_DOMAIN_CHECKPOINT_XML_SIZE).  Never NULL. */
+ * carries size= (VIR_DOMAIN_CHECKPOINT_XML_SIZE); SIZES frees its keys and
+ * values with g_free.  Never NULL. */
 GPtrArray *cpfs_backup_checkpoint_disks(const char *checkpoint_xml, GHashTable *sizes);
 
 /* Starts a backup job on DOMAIN (virDomainBackupBegin).  An inactive domain

@@ -64,9 +64,8 @@ job_run(CpfsDriver *drv, Job *job, const char *what, gboolean may_cut_off)
     return rc;
 }
 
-/* DOMAIN's handle on C, from the handle cache or a lookup. */
-static int
-lookup_domain(CpfsConnection *c, const char *domain, virDomainPtr *dom)
+int
+cpfs_driver_lookup_domain(CpfsConnection *c, const char *domain, virDomainPtr *dom)
 {
     *dom = cpfs_handles_domain(c->handles, domain);
     if (*dom)
@@ -78,11 +77,9 @@ lookup_domain(CpfsConnection *c, const char *domain, virDomainPtr *dom)
     return 0;
 }
 
-/* Checkpoint NAME's handle; 0, or -ENOENT quietly when ABSENT_OK and
- * libvirt has no such checkpoint. */
-static int
-lookup_checkpoint(CpfsConnection *c, virDomainPtr dom, const char *domain, const char *name,
-                  gboolean absent_ok, virDomainCheckpointPtr *cp)
+int
+cpfs_driver_lookup_checkpoint(CpfsConnection *c, virDomainPtr dom, const char *domain,
+                              const char *name, gboolean absent_ok, virDomainCheckpointPtr *cp)
 {
     *cp = cpfs_handles_checkpoint(c->handles, domain, name);
     if (*cp)
@@ -180,7 +177,7 @@ list_checkpoints_run(CpfsCall *call)
     virDomainCheckpointPtr *cps = NULL;
     int n;
 
-    if ((call->rc = lookup_domain(call->c, job->domain, &dom)) < 0)
+    if ((call->rc = cpfs_driver_lookup_domain(call->c, job->domain, &dom)) < 0)
         return;
     n = CALL(call->c->drv, virDomainListAllCheckpoints(dom, &cps, 0));
     if (n < 0) {
@@ -220,7 +217,7 @@ domain_xml_run(CpfsCall *call)
     g_autoptr(virDomain) dom = NULL;
     char *desc;
 
-    if ((call->rc = lookup_domain(call->c, job->domain, &dom)) < 0)
+    if ((call->rc = cpfs_driver_lookup_domain(call->c, job->domain, &dom)) < 0)
         return;
     /* Flags 0: never VIR_DOMAIN_XML_SECURE, so no passwords leave. */
     desc = CALL(call->c->drv, virDomainGetXMLDesc(dom, 0));
@@ -242,8 +239,9 @@ checkpoint_xml_run(CpfsCall *call)
     g_autoptr(virDomainCheckpoint) cp = NULL;
     char *desc;
 
-    if ((call->rc = lookup_domain(call->c, job->domain, &dom)) < 0 ||
-        (call->rc = lookup_checkpoint(call->c, dom, job->domain, job->name, FALSE, &cp)) < 0)
+    if ((call->rc = cpfs_driver_lookup_domain(call->c, job->domain, &dom)) < 0 ||
+        (call->rc = cpfs_driver_lookup_checkpoint(call->c, dom, job->domain, job->name,
+                                                     FALSE, &cp)) < 0)
         return;
     /* Flags 0: the embedded domain XML without secrets. */
     desc = CALL(call->c->drv, virDomainCheckpointGetXMLDesc(cp, 0));
@@ -308,9 +306,9 @@ lookup_run(CpfsCall *call)
     g_autoptr(virDomain) dom = NULL;
     g_autoptr(virDomainCheckpoint) cp = NULL;
 
-    if ((call->rc = lookup_domain(call->c, job->domain, &dom)) < 0)
+    if ((call->rc = cpfs_driver_lookup_domain(call->c, job->domain, &dom)) < 0)
         return;
-    call->rc = lookup_checkpoint(call->c, dom, job->domain, job->name, TRUE, &cp);
+    call->rc = cpfs_driver_lookup_checkpoint(call->c, dom, job->domain, job->name, TRUE, &cp);
     if (call->rc == -ENOENT) {
         call->rc = 0;
         return;  /* absent is an answer here, not a failure */
@@ -343,7 +341,7 @@ create_run(CpfsCall *call)
     g_autoptr(virDomainCheckpoint) cp = NULL;
     g_autofree char *request = cpfs_cpxml_build_create(job->name);
 
-    if ((call->rc = lookup_domain(call->c, job->domain, &dom)) < 0)
+    if ((call->rc = cpfs_driver_lookup_domain(call->c, job->domain, &dom)) < 0)
         return;
     cp = CALL(call->c->drv, virDomainCheckpointCreateXML(dom, request, 0));
     if (!cp) {
@@ -379,8 +377,9 @@ delete_run(CpfsCall *call)
     g_autoptr(virDomain) dom = NULL;
     g_autoptr(virDomainCheckpoint) cp = NULL;
 
-    if ((call->rc = lookup_domain(call->c, job->domain, &dom)) < 0 ||
-        (call->rc = lookup_checkpoint(call->c, dom, job->domain, job->name, FALSE, &cp)) < 0)
+    if ((call->rc = cpfs_driver_lookup_domain(call->c, job->domain, &dom)) < 0 ||
+        (call->rc = cpfs_driver_lookup_checkpoint(call->c, dom, job->domain, job->name,
+                                                     FALSE, &cp)) < 0)
         return;
     if (CALL(call->c->drv, virDomainCheckpointDelete(cp, 0)) == 0) {
         cpfs_handles_drop(call->c->handles, job->domain, job->name);

@@ -23,6 +23,7 @@
  *
  * Locks: drv->lock guards the connection state and is never held across a
  * libvirt call; the runner's and the handle cache's locks are leaves. */
+#include "driver/backup.h"
 #include "driver/connection.h"
 #include "util/log.h"
 
@@ -224,6 +225,7 @@ cpfs_driver_open(const char *uri, gboolean readonly, char **error)
     free(actual);
     drv->in_process = runs_in_process(drv, conn);
     drv->live = cpfs_connection_new(drv, conn);
+    drv->epoch = 1;
     drv->state = CPFS_CONN_UP;
     cpfs_connection_setup(drv->live, FALSE);
     return g_steal_pointer(&drv);
@@ -343,6 +345,17 @@ guint64
 cpfs_driver_calls(CpfsDriver *drv)
 {
     return __atomic_load_n(&drv->calls, __ATOMIC_RELAXED);
+}
+
+guint64
+cpfs_driver_epoch(CpfsDriver *drv)
+{
+    guint64 epoch;
+
+    g_mutex_lock(&drv->lock);
+    epoch = drv->epoch;
+    g_mutex_unlock(&drv->lock);
+    return epoch;
 }
 
 guint

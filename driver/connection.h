@@ -50,6 +50,7 @@ struct _CpfsDriver {
     CpfsConnection *live;      /* NULL while DOWN */
     CpfsConnection *lost;      /* for the monitor thread to let go of */
     CpfsConnState state;
+    guint64 epoch;             /* connections made: bumped with each new live one */
     gboolean probing;          /* a probe of a HUNG connection is out */
     gboolean came_back;        /* the monitor owes a reconnected call */
     int lifecycle_id;          /* domain event callback on live, or -1 */
@@ -98,6 +99,27 @@ int cpfs_connection_setup_events(CpfsConnection *c);
  * returns the negative errno.  A failure on a connection that died is
  * CPFS_DRIVER_CUT_OFF, and hands the connection to the monitor thread. */
 int cpfs_driver_fail(CpfsConnection *c, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+/* Where a libvirt error happened, when a code means something else there
+ * than in general (errors.c keeps every mapping). */
+typedef enum {
+    CPFS_ERRCTX_GENERAL,
+    CPFS_ERRCTX_BACKUP_BEGIN,   /* virDomainBackupBegin */
+} CpfsErrorContext;
+
+/* cpfs_driver_errno for an error met in CTX. */
+int cpfs_driver_errno_in(CpfsErrorContext ctx, int vir_error_code);
+/* cpfs_driver_fail for a call made in CTX. */
+int cpfs_driver_fail_in(CpfsConnection *c, CpfsErrorContext ctx, const char *fmt, ...)
+    G_GNUC_PRINTF(3, 4);
+
+/* DOMAIN's handle on C, from the handle cache or a lookup (calls.c). */
+int cpfs_driver_lookup_domain(CpfsConnection *c, const char *domain, virDomainPtr *dom);
+/* Checkpoint NAME's handle; 0, or -ENOENT quietly when ABSENT_OK and
+ * libvirt has no such checkpoint (calls.c). */
+int cpfs_driver_lookup_checkpoint(CpfsConnection *c, virDomainPtr dom, const char *domain,
+                                  const char *name, gboolean absent_ok,
+                                  virDomainCheckpointPtr *cp);
 
 /* Declares C lost (from a close callback or a failed call). */
 void cpfs_driver_connection_lost(CpfsDriver *drv, CpfsConnection *c, const char *why);

@@ -4,18 +4,26 @@
 #include <libxml/parser.h>
 #include <string.h>
 
-static const xmlNode *
-child_element(const xmlNode *node, const char *name)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlBuffer, xmlBufferFree)
+
+gboolean
+cpfs_xml_is(const xmlNode *node, const char *name)
+{
+    return node && node->type == XML_ELEMENT_NODE && strcmp((const char *)node->name, name) == 0;
+}
+
+const xmlNode *
+cpfs_xml_child(const xmlNode *node, const char *name)
 {
     for (const xmlNode *c = node ? node->children : NULL; c; c = c->next) {
-        if (c->type == XML_ELEMENT_NODE && strcmp((const char *)c->name, name) == 0)
+        if (cpfs_xml_is(c, name))
             return c;
     }
     return NULL;
 }
 
-static char *
-element_text(const xmlNode *node)
+char *
+cpfs_xml_text(const xmlNode *node)
 {
     xmlChar *content;
     char *text;
@@ -28,33 +36,63 @@ element_text(const xmlNode *node)
     return text ? g_strstrip(text) : NULL;
 }
 
+char *
+cpfs_xml_attr(const xmlNode *node, const char *name)
+{
+    xmlChar *value;
+    char *copy;
+
+    if (!node)
+        return NULL;
+    value = xmlGetProp(node, BAD_CAST name);
+    copy = g_strdup((const char *)value);
+    xmlFree(value);
+    return copy;
+}
+
+xmlDoc *
+cpfs_xml_read(const char *xml, gsize len, const char *root)
+{
+    g_autoptr(xmlDoc) doc = NULL;
+
+    if (!xml || len > G_MAXINT)
+        return NULL;
+    doc = xmlReadMemory(xml, (int)len, "document.xml", NULL,
+                        XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    if (!doc || !cpfs_xml_is(xmlDocGetRootElement(doc), root))
+        return NULL;
+    return g_steal_pointer(&doc);
+}
+
+char *
+cpfs_xml_dump(xmlNode *root)
+{
+    g_autoptr(xmlBuffer) buf = xmlBufferCreate();
+
+    xmlNodeDump(buf, root->doc, root, 0, 0);
+    return g_strndup((const char *)xmlBufferContent(buf), xmlBufferLength(buf));
+}
+
 static CpfsCheckpointRecord *
 parse_document(const char *xml, gsize len)
 {
-    g_autoptr(xmlDoc) doc = NULL;
+    g_autoptr(xmlDoc) doc = cpfs_xml_read(xml, len, "domaincheckpoint");
     const xmlNode *root;
     g_autofree char *name = NULL;
     g_autofree char *parent = NULL;
     g_autofree char *created = NULL;
     gint64 creation_time = 0;
 
-    if (!xml || len > G_MAXINT)
-        return NULL;
-    doc = xmlReadMemory(xml, (int)len, "checkpoint.xml", NULL,
-                        XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
     if (!doc)
         return NULL;
     root = xmlDocGetRootElement(doc);
-    if (!root || strcmp((const char *)root->name, "domaincheckpoint") != 0)
-        return NULL;
-
-    name = element_text(child_element(root, "name"));
+    name = cpfs_xml_text(cpfs_xml_child(root, "name"));
     if (!name || !*name)
         return NULL;
-    parent = element_text(child_element(child_element(root, "parent"), "name"));
+    parent = cpfs_xml_text(cpfs_xml_child(cpfs_xml_child(root, "parent"), "name"));
     if (parent && !*parent)
         g_clear_pointer(&parent, g_free);
-    created = element_text(child_element(root, "creationTime"));
+    created = cpfs_xml_text(cpfs_xml_child(root, "creationTime"));
     if (created) {
         char *end = NULL;
         gint64 value;

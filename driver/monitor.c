@@ -106,6 +106,7 @@ reconnect(CpfsDriver *drv)
     }
     g_mutex_lock(&drv->lock);
     drv->live = g_steal_pointer(&job->result);
+    drv->epoch++;
     drv->lifecycle_id = job->lifecycle_id;
     drv->state = CPFS_CONN_UP;
     drv->came_back = TRUE;

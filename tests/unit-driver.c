@@ -2,6 +2,7 @@
  * test:///default, whose one running domain is "test": no FUSE, no daemon. */
 #include "unit-common.h"
 #include "driver/cpxml.h"
+#include "driver/connection.h"
 #include "driver/driver.h"
 
 #include <errno.h>
@@ -43,6 +44,25 @@ test_errno_table(void)
     g_assert_cmpint(cpfs_driver_errno(VIR_ERR_XML_INVALID_SCHEMA), ==, EINVAL);
     g_assert_cmpint(cpfs_driver_errno(VIR_ERR_OPERATION_FAILED), ==, EIO);
     g_assert_cmpint(cpfs_driver_errno(VIR_ERR_INTERNAL_ERROR), ==, EIO);
+    g_assert_cmpint(cpfs_driver_errno(VIR_ERR_NO_DOMAIN_BACKUP), ==, ENOENT);
+    /* Starting a backup, as libvirt 9.0 reports its refusals. */
+    g_assert_cmpint(cpfs_driver_errno_in(CPFS_ERRCTX_BACKUP_BEGIN, VIR_ERR_OPERATION_UNSUPPORTED),
+                    ==, ENOTSUP);
+    g_assert_cmpint(cpfs_driver_errno_in(CPFS_ERRCTX_BACKUP_BEGIN, VIR_ERR_OPERATION_INVALID),
+                    ==, EBUSY);
+    g_assert_cmpint(cpfs_driver_errno_in(CPFS_ERRCTX_BACKUP_BEGIN, VIR_ERR_OPERATION_TIMEOUT),
+                    ==, EBUSY);
+    g_assert_cmpint(cpfs_driver_errno_in(CPFS_ERRCTX_BACKUP_BEGIN,
+                                         VIR_ERR_CHECKPOINT_INCONSISTENT), ==, ESTALE);
+    g_assert_cmpint(cpfs_driver_errno_in(CPFS_ERRCTX_BACKUP_BEGIN, VIR_ERR_NO_DOMAIN_CHECKPOINT),
+                    ==, ESTALE);
+    g_assert_cmpint(cpfs_driver_errno_in(CPFS_ERRCTX_BACKUP_BEGIN, VIR_ERR_NO_DOMAIN), ==,
+                    ENOENT);
+    /* Elsewhere those codes keep their general meaning. */
+    g_assert_cmpint(cpfs_driver_errno_in(CPFS_ERRCTX_GENERAL, VIR_ERR_OPERATION_INVALID), ==,
+                    EIO);
+    g_assert_cmpint(cpfs_driver_errno_in(CPFS_ERRCTX_GENERAL, VIR_ERR_NO_DOMAIN_CHECKPOINT), ==,
+                    ENOENT);
 }
 
 static void
