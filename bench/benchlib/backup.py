@@ -157,7 +157,8 @@ class BackupShape:
         wait_until(60, self.no_job, f'the backup job on {DOM} to end')
 
     def floor(self, shape, op, mode, out, incremental=None):
-        """Runs bench/backup-floor once: records its begin and copy seconds under OP."""
+        """Runs bench/backup-floor once in MODE (nbdcopy, convert, dirty): records its begin
+        and copy seconds under OP."""
         self.wait_no_job()
         xml = os.path.join(self.b.scratch, 'backup.xml')
         with open(xml, 'w') as f:
@@ -212,7 +213,8 @@ class BackupShape:
         """The full copies: the floor's nbdcopy, cp of vda.raw and of vda.qcow2."""
         floor_raw = os.path.join(self.out, 'floor.raw')
         for rep in range(self.n['reps']):
-            self.floor(shape, 'backup_full', 'full', floor_raw)
+            self.floor(shape, 'backup_full', 'nbdcopy', floor_raw)
+            self.floor(shape, 'backup_full_convert', 'convert', floor_raw)
             if not has:
                 continue
             raw, qcow = os.path.join(self.out, 'vda.raw'), os.path.join(self.out, 'vda.qcow2')

@@ -38,10 +38,11 @@ TREE_OPS = ('create', 'walk_cold', 'walk_warm', 'stat_cold', 'stat_warm', 'read_
 FLOOR_STEPS = ('create', 'list', 'read', 'delete')
 MEMORY = ('rss_peak', 'rss_anon_end', 'rss_file_end')
 # The backup shape: cp of vda.raw, vda.qcow2 and monday/vda.qcow2 (checkpointfs); the NBD
-# floor's full and dirty-extent copies and its job begins; virtnbdbackup full and inc; the
-# daemon's VmRSS idle and its peak during each cp.
+# floor's full copies (nbdcopy; qemu-img convert), dirty-extent copies and job begins;
+# virtnbdbackup full and inc; the daemon's VmRSS idle and its peak during each cp.
 BACKUP_OPS = ('backup_full_raw', 'backup_full_qcow2', 'backup_inc_qcow2', 'backup_full',
-              'backup_inc', 'backup_full_begin', 'backup_inc_begin', 'rss_idle', 'rss_copy')
+              'backup_full_convert', 'backup_inc', 'backup_full_begin',
+              'backup_full_convert_begin', 'backup_inc_begin', 'rss_idle', 'rss_copy')
 OPERATIONS = set(TREE_OPS + FLOOR_STEPS + MEMORY + BACKUP_OPS + ('read_all',))
 UNITS = ('s', 'calls', 'KiB')
 
