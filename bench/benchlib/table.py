@@ -1,6 +1,7 @@
 """The table of results.txt, computed from the records alone: every row, ratio and target."""
 
 import datetime
+import statistics
 
 from .results import BK_FLOOR, CPFS, FUSE_FLOOR, LV_FLOOR, TREE_OPS, VIRSH, VNB
 
@@ -283,17 +284,27 @@ BACKUP_COPIES = (('backup_full_raw', 'full: cp --sparse=always vda.raw', 'backup
 
 
 def backup_floor(res, name, op):
-    """(seconds, text) of the NBD floor of OP: job begin + copy, for a full copy by the faster
-    of nbdcopy and qemu-img convert; (None, '-') when unmeasured."""
-    best = (None, '-')
+    """(seconds, text, samples) of the NBD floor of OP: job begin + copy, for a full copy by
+    the faster of nbdcopy and qemu-img convert; (None, '-', []) when unmeasured."""
+    best = (None, '-', [])
     tools = ((op, 'nbdcopy'), (op + '_convert', 'qemu-img convert')) if op == 'backup_full' \
         else ((op, 'dirty extents'),)
     for key, tool in tools:
         copy, begin = res.value(name, key, BK_FLOOR), res.value(name, key + '_begin', BK_FLOOR)
         if copy is not None and begin is not None and (best[0] is None or
                                                        copy + begin < best[0]):
-            best = (copy + begin, f'NBD floor: begin {fmt_s(begin)} + {tool} {fmt_s(copy)}')
+            samples = [a + b for a, b in zip(res.samples(name, key, BK_FLOOR),
+                                             res.samples(name, key + '_begin', BK_FLOOR))]
+            best = (copy + begin, f'NBD floor: begin {fmt_s(begin)} + {tool} {fmt_s(copy)}',
+                    samples)
     return best
+
+
+def paired(cps, floors):
+    """'; per repetition X': the median of each repetition's cp/floor (the two ran one after
+    the other, so a load change on the machine touches both), or '' without samples."""
+    pairs = [c / f for c, f in zip(cps, floors) if f]
+    return f'; per repetition {fmt_x(statistics.median(pairs))}' if pairs else ''
 
 
 def backup_rows(res, s):
@@ -302,10 +313,11 @@ def backup_rows(res, s):
     rows = []
     for op, title, floor_op in BACKUP_COPIES:
         cp = res.value(name, op, CPFS)
-        floor, what = backup_floor(res, name, floor_op)
+        floor, what, floors = backup_floor(res, name, floor_op)
         ratio = cp / floor if cp and floor else None
         rows.append([label, title, fmt_s(cp), fmt_s(floor), fmt_x(ratio), '<=1.25x NBD floor',
-                     verdict(None if ratio is None else ratio <= 1.25), what])
+                     verdict(None if ratio is None else ratio <= 1.25),
+                     what + paired(res.samples(name, op, CPFS), floors)])
     for level, ops in (('full', ('backup_full_raw', 'backup_full_qcow2')),
                        ('inc', ('backup_inc_qcow2',))):
         vnb = res.value(name, f'backup_{level}', VNB)
@@ -313,7 +325,7 @@ def backup_rows(res, s):
             continue
         cps = [res.value(name, op, CPFS) for op in ops]
         cp = None if None in cps else max(cps)  # the slower cp must win
-        floor, _ = backup_floor(res, name, f'backup_{level}')
+        floor = backup_floor(res, name, f'backup_{level}')[0]
         what = f'virtnbdbackup -l {level}' + (f' ({vnb / floor:.2f}x the NBD floor)'
                                               if floor else '')
         rows.append([label, f'{level}: slowest cp vs virtnbdbackup', fmt_s(cp), fmt_s(vnb),
