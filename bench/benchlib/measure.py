@@ -5,6 +5,7 @@ import os
 import subprocess
 import time
 
+from .backup import BackupShape
 from .results import CPFS, FUSE_FLOOR, LV_FLOOR, VIRSH, iso_utc
 from .servers import Libvirtd, Mount, node_xml
 from .util import count_lines, drop_caches, loadavg, log, parse_kv, run, status_kib, timed
@@ -203,3 +204,7 @@ class Bench:
             self.fuse_side(shape, shape_file, per_domain)
         lv.stop()
         self.finish(shape)
+
+    def backup_shape(self, name, label, *_):
+        """Backup files copied with cp against the NBD floor and virtnbdbackup (backup.py)."""
+        BackupShape(self, self.args.quick).measure(name, label)

@@ -8,7 +8,8 @@
   "shapes": [{"name": "wide-10k", "label": "wide 100x100", "domains", "per_domain",
               "checkpoints", "driver": "test" | "qemu", "date": ISO 8601 UTC of its start,
               "seconds", "load_before", "load_after",
-              "checks": {what: [distinct values seen]}}],
+              "checks": {what: [distinct values seen]},
+              the backup shape also: "disk", "data", "inc" (bytes), "extents", "reps"}],
   "records": [{"shape": a shape's name, "operation": see OPERATIONS,
                "subject": one of SUBJECTS, "value": the median of "samples",
                "unit": "s" | "calls" | "KiB", "repetitions": len(samples), "samples": [...],
@@ -26,7 +27,8 @@ import statistics
 FORMAT = 'checkpointfs-bench/2'
 
 CPFS, LV_FLOOR, FUSE_FLOOR, VIRSH = 'checkpointfs', 'libvirt floor', 'FUSE floor', 'virsh loop'
-SUBJECTS = (CPFS, LV_FLOOR, FUSE_FLOOR, VIRSH)
+BK_FLOOR, VNB = 'NBD floor', 'virtnbdbackup'  # the backup shape's (benchlib/backup.py)
+SUBJECTS = (CPFS, LV_FLOOR, FUSE_FLOOR, VIRSH, BK_FLOOR, VNB)
 
 # Operations measured on a mount (checkpointfs and the FUSE floor), in seconds
 # and, for checkpointfs, in libvirt calls; the libvirt floor's steps (create,
@@ -35,7 +37,13 @@ TREE_OPS = ('create', 'walk_cold', 'walk_warm', 'stat_cold', 'stat_warm', 'read_
             'read_warm')
 FLOOR_STEPS = ('create', 'list', 'read', 'delete')
 MEMORY = ('rss_peak', 'rss_anon_end', 'rss_file_end')
-OPERATIONS = set(TREE_OPS + FLOOR_STEPS + MEMORY + ('read_all',))
+# The backup shape: cp of vda.raw, vda.qcow2 and monday/vda.qcow2 (checkpointfs); the NBD
+# floor's full copies (nbdcopy; qemu-img convert), dirty-extent copies and job begins;
+# virtnbdbackup full and inc; the daemon's VmRSS idle and its peak during each cp.
+BACKUP_OPS = ('backup_full_raw', 'backup_full_qcow2', 'backup_inc_qcow2', 'backup_full',
+              'backup_full_convert', 'backup_inc', 'backup_full_begin',
+              'backup_full_convert_begin', 'backup_inc_begin', 'rss_idle', 'rss_copy')
+OPERATIONS = set(TREE_OPS + FLOOR_STEPS + MEMORY + BACKUP_OPS + ('read_all',))
 UNITS = ('s', 'calls', 'KiB')
 
 
@@ -84,6 +92,11 @@ class Results:
         """The median measured for SHAPE (a name), or None when nothing was."""
         rec = self._index.get((shape, operation, subject, unit))
         return rec['value'] if rec else None
+
+    def samples(self, shape, operation, subject, unit='s'):
+        """Every sample measured for SHAPE (a name), [] when nothing was."""
+        rec = self._index.get((shape, operation, subject, unit))
+        return rec['samples'] if rec else []
 
     def shape(self, name):
         """The shape named NAME, or None."""

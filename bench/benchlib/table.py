@@ -1,10 +1,11 @@
 """The table of results.txt, computed from the records alone: every row, ratio and target."""
 
 import datetime
+import statistics
 
-from .results import CPFS, FUSE_FLOOR, LV_FLOOR, TREE_OPS, VIRSH
+from .results import BK_FLOOR, CPFS, FUSE_FLOOR, LV_FLOOR, TREE_OPS, VIRSH, VNB
 
-SHAPE_ORDER = ['wide-1k', 'wide-3k', 'wide-10k', 'deep', 'small']
+SHAPE_ORDER = ['wide-1k', 'wide-3k', 'wide-10k', 'deep', 'small', 'backup']
 OP_TITLE = {
     'create': 'create all (mkdir)',
     'walk_cold': 'cold walk',
@@ -201,15 +202,16 @@ def table_rows(res):
     return rows
 
 
-def layout(rows):
-    """ROWS under HEAD in aligned columns, a blank line between row groups."""
-    table = [HEAD] + rows
-    widths = [max(len(str(r[i])) for r in table) for i in range(len(HEAD))]
+def layout(rows, head=HEAD, left_from=6):
+    """ROWS under HEAD in aligned columns (the first two and those from LEFT_FROM on
+    left-aligned), a blank line between row groups."""
+    table = [head] + rows
+    widths = [max(len(str(r[i])) for r in table) for i in range(len(head))]
     lines = []
     for i, r in enumerate(table):
         if i > 1 and r[0] != table[i - 1][0]:
             lines.append('')
-        lines.append('  '.join(str(c).ljust(w) if j < 2 or j >= 6 else str(c).rjust(w)
+        lines.append('  '.join(str(c).ljust(w) if j < 2 or j >= left_from else str(c).rjust(w)
                                for j, (c, w) in enumerate(zip(r, widths))).rstrip())
     lines.insert(1, '-' * max(len(line) for line in lines))
     return lines
@@ -247,16 +249,107 @@ def header(res):
              f'method: {run["create_reps"]} mount(s) per shape creating every checkpoint; '
              f'per mount every walk/stat/read {run["reps"]}x; medians. '
              f'cache_timeout={ct:g}s (kernel timeouts {ct / 2:g}s).'] + METHOD
+    if all(s['name'] == 'backup' for s in res.shapes):  # bench/run --backup
+        lines[2:] = []
     for s in ordered_shapes(res):
+        if s['name'] == 'backup':
+            lines.append(f'{s["label"]}: 1 running QEMU domain, {s["disk"] >> 20} MiB qcow2 '
+                         f'vda, {s["data"] >> 20} MiB in {s["extents"]} extents, '
+                         f'{s["inc"] >> 20} MiB changed per incremental, {s["reps"]} '
+                         f'repetitions, load average {s["load_before"]} before, '
+                         f'{s["load_after"]} after, {s["seconds"]:.0f} s')
+            continue
         lines.append(f'{s["label"]}: {s["checkpoints"]} checkpoints on the {s["driver"]} '
                      f'driver, load average {s["load_before"]} before, {s["load_after"]} after, '
                      f'{s["seconds"]:.0f} s')
     return lines
 
 
+BACKUP_HEAD = ['shape', 'operation', 'checkpointfs', 'against', 'ratio', 'target (issue 9)',
+               'result', 'against is']
+BACKUP_METHOD = [
+    'every copy starts with no backup job running and the page cache dropped (echo 3 > '
+    '/proc/sys/vm/drop_caches); medians.',
+    'NBD floor = bench/backup-floor: virDomainBackupBegin (pull mode, unix socket) + a copy of '
+    'the export: full by nbdcopy or qemu-img convert (the faster median), incremental by reads '
+    'of only the qemu:dirty-bitmap extents; no FUSE. A cp from checkpointfs begins its job in '
+    'its open, so the floor counts the begin too.',
+    'virtnbdbackup -l full / -l inc (stream format) on the same domain, a whole run of the '
+    'tool; RSS = VmRSS of the daemon sampled every 5 ms during each cp, highest of all copies '
+    'minus VmRSS before the first open.',
+]
+BACKUP_COPIES = (('backup_full_raw', 'full: cp --sparse=always vda.raw', 'backup_full'),
+                 ('backup_full_qcow2', 'full: cp vda.qcow2', 'backup_full'),
+                 ('backup_inc_qcow2', 'inc: cp monday/vda.qcow2', 'backup_inc'))
+
+
+def backup_floor(res, name, op):
+    """(seconds, text, samples) of the NBD floor of OP: job begin + copy, for a full copy by
+    the faster of nbdcopy and qemu-img convert; (None, '-', []) when unmeasured."""
+    best = (None, '-', [])
+    tools = ((op, 'nbdcopy'), (op + '_convert', 'qemu-img convert')) if op == 'backup_full' \
+        else ((op, 'dirty extents'),)
+    for key, tool in tools:
+        copy, begin = res.value(name, key, BK_FLOOR), res.value(name, key + '_begin', BK_FLOOR)
+        if copy is not None and begin is not None and (best[0] is None or
+                                                       copy + begin < best[0]):
+            samples = [a + b for a, b in zip(res.samples(name, key, BK_FLOOR),
+                                             res.samples(name, key + '_begin', BK_FLOOR))]
+            best = (copy + begin, f'NBD floor: begin {fmt_s(begin)} + {tool} {fmt_s(copy)}',
+                    samples)
+    return best
+
+
+def paired(cps, floors):
+    """'; per repetition X': the median of each repetition's cp/floor (the two ran one after
+    the other, so a load change on the machine touches both), or '' without samples."""
+    pairs = [c / f for c, f in zip(cps, floors) if f]
+    return f'; per repetition {fmt_x(statistics.median(pairs))}' if pairs else ''
+
+
+def backup_rows(res, s):
+    """The backup shape's rows: each cp against the NBD floor and virtnbdbackup, the RSS."""
+    name, label = s['name'], s['label']
+    rows = []
+    for op, title, floor_op in BACKUP_COPIES:
+        cp = res.value(name, op, CPFS)
+        floor, what, floors = backup_floor(res, name, floor_op)
+        ratio = cp / floor if cp and floor else None
+        rows.append([label, title, fmt_s(cp), fmt_s(floor), fmt_x(ratio), '<=1.25x NBD floor',
+                     verdict(None if ratio is None else ratio <= 1.25),
+                     what + paired(res.samples(name, op, CPFS), floors)])
+    for level, ops in (('full', ('backup_full_raw', 'backup_full_qcow2')),
+                       ('inc', ('backup_inc_qcow2',))):
+        vnb = res.value(name, f'backup_{level}', VNB)
+        if vnb is None:
+            continue
+        cps = [res.value(name, op, CPFS) for op in ops]
+        cp = None if None in cps else max(cps)  # the slower cp must win
+        floor = backup_floor(res, name, f'backup_{level}')[0]
+        what = f'virtnbdbackup -l {level}' + (f' ({vnb / floor:.2f}x the NBD floor)'
+                                              if floor else '')
+        rows.append([label, f'{level}: slowest cp vs virtnbdbackup', fmt_s(cp), fmt_s(vnb),
+                     f'{fmt_x(vnb / cp)} faster' if cp else '-', 'faster than virtnbdbackup',
+                     verdict(None if cp is None else cp < vnb), what])
+    idle = res.value(name, 'rss_idle', CPFS, 'KiB')
+    peaks = res.samples(name, 'rss_copy', CPFS, 'KiB')
+    if idle and peaks:
+        over = max(peaks) - idle
+        rows.append([label, 'daemon RSS during cp, over idle', f'{over / 1024:.1f} MiB',
+                     f'{idle / 1024:.1f} MiB', '-', '<=32 MiB over idle',
+                     verdict(over <= 32 * 1024), f'idle VmRSS; highest of {len(peaks)}'
+                     ' copies'])
+    return rows
+
+
 def render(res):
     """The whole text of results.txt but the plot's line."""
-    lines = header(res) + [''] + layout(table_rows(res))
+    rows = table_rows(res)
+    lines = header(res) + ([''] + layout(rows) if rows else [])
+    backup = res.shape('backup')
+    if backup:
+        lines += ['', 'backup files (issue 9)', ''] + BACKUP_METHOD + [''] + layout(
+            backup_rows(res, backup), BACKUP_HEAD, 5)
     if res.run.get('notes'):
         lines += ['', 'notes:'] + [f'  - {n}' for n in res.run['notes']]
     return '\n'.join(lines) + '\n'
