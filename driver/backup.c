@@ -40,23 +40,6 @@ job_new(void (*run)(CpfsCall *call), const char *domain, const char *name, const
     return job;
 }
 
-/* Runs JOB; on 0 the caller reads its outputs, then frees it with
- * cpfs_driver_call_done.  Only a call that changes something may be cut
- * off; a query cut off is just EIO. */
-static int
-job_run(CpfsDriver *drv, BackupJob *job, const char *what, gboolean may_cut_off)
-{
-    int rc = cpfs_driver_call_keep(drv, &job->base, what);
-
-    if (rc == 0 && job->base.rc < 0) {
-        rc = job->base.rc;
-        cpfs_driver_call_done(&job->base);
-    }
-    if (rc == CPFS_DRIVER_CUT_OFF && !may_cut_off)
-        rc = -EIO;
-    return rc;
-}
-
 /* The operation of DOM's running job (virDomainJobOperation), or -1 when
  * no job runs or libvirt cannot tell. */
 static int
@@ -106,7 +89,7 @@ int
 cpfs_driver_backup_begin(CpfsDriver *drv, const char *domain, const char *backup_xml)
 {
     BackupJob *job = job_new(begin_run, domain, NULL, backup_xml);
-    int rc = job_run(drv, job, "start backup", TRUE);
+    int rc = cpfs_driver_call_results(drv, &job->base, "start backup", TRUE);
 
     if (rc == 0)
         cpfs_driver_call_done(&job->base);
@@ -141,7 +124,7 @@ int
 cpfs_driver_backup_xml(CpfsDriver *drv, const char *domain, char **xml)
 {
     BackupJob *job = job_new(backup_xml_run, domain, NULL, NULL);
-    int rc = job_run(drv, job, "backup XML", FALSE);
+    int rc = cpfs_driver_call_results(drv, &job->base, "backup XML", FALSE);
 
     if (rc == 0) {
         *xml = g_steal_pointer(&job->xml);
@@ -182,7 +165,7 @@ int
 cpfs_driver_backup_abort(CpfsDriver *drv, const char *domain)
 {
     BackupJob *job = job_new(abort_run, domain, NULL, NULL);
-    int rc = job_run(drv, job, "end backup", TRUE);
+    int rc = cpfs_driver_call_results(drv, &job->base, "end backup", TRUE);
 
     if (rc == 0)
         cpfs_driver_call_done(&job->base);
@@ -212,7 +195,7 @@ cpfs_driver_block_info(CpfsDriver *drv, const char *domain, const char *disk,
                        guint64 *capacity, guint64 *allocation)
 {
     BackupJob *job = job_new(block_info_run, domain, disk, NULL);
-    int rc = job_run(drv, job, "block info", FALSE);
+    int rc = cpfs_driver_call_results(drv, &job->base, "block info", FALSE);
 
     if (rc == 0) {
         *capacity = job->capacity;
@@ -251,7 +234,7 @@ cpfs_driver_checkpoint_xml_sized(CpfsDriver *drv, const char *domain, const char
                                  char **xml)
 {
     BackupJob *job = job_new(checkpoint_sized_run, domain, name, NULL);
-    int rc = job_run(drv, job, "checkpoint sized XML", FALSE);
+    int rc = cpfs_driver_call_results(drv, &job->base, "checkpoint sized XML", FALSE);
 
     if (rc == 0) {
         *xml = g_steal_pointer(&job->xml);

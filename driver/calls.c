@@ -48,22 +48,6 @@ job_new(void (*run)(CpfsCall *call), const char *domain, const char *name)
     return job;
 }
 
-/* Runs JOB; on 0 the caller steals its outputs, then frees it with
- * cpfs_driver_call_done.  A read cut off is just EIO. */
-static int
-job_run(CpfsDriver *drv, Job *job, const char *what, gboolean may_cut_off)
-{
-    int rc = cpfs_driver_call_keep(drv, &job->base, what);
-
-    if (rc == 0 && job->base.rc < 0) {
-        rc = job->base.rc;
-        cpfs_driver_call_done(&job->base);
-    }
-    if (rc == CPFS_DRIVER_CUT_OFF && !may_cut_off)
-        rc = -EIO;
-    return rc;
-}
-
 int
 cpfs_driver_lookup_domain(CpfsConnection *c, const char *domain, virDomainPtr *dom)
 {
@@ -129,7 +113,7 @@ int
 cpfs_driver_list_domains(CpfsDriver *drv, GPtrArray **names)
 {
     Job *job = job_new(list_domains_run, NULL, NULL);
-    int rc = job_run(drv, job, "list domains", FALSE);
+    int rc = cpfs_driver_call_results(drv, &job->base, "list domains", FALSE);
 
     if (rc == 0) {
         *names = g_steal_pointer(&job->names);
@@ -200,7 +184,7 @@ cpfs_driver_list_checkpoints(CpfsDriver *drv, const char *domain, GPtrArray **re
                              GPtrArray **documents)
 {
     Job *job = job_new(list_checkpoints_run, domain, NULL);
-    int rc = job_run(drv, job, "list checkpoints", FALSE);
+    int rc = cpfs_driver_call_results(drv, &job->base, "list checkpoints", FALSE);
 
     if (rc == 0) {
         *records = g_steal_pointer(&job->records);
@@ -259,7 +243,7 @@ checkpoint_xml_run(CpfsCall *call)
 static int
 run_for_xml(CpfsDriver *drv, Job *job, const char *what, char **xml)
 {
-    int rc = job_run(drv, job, what, FALSE);
+    int rc = cpfs_driver_call_results(drv, &job->base, what, FALSE);
 
     if (rc == 0) {
         *xml = g_steal_pointer(&job->xml);
@@ -322,7 +306,7 @@ cpfs_driver_checkpoint_lookup(CpfsDriver *drv, const char *domain, const char *n
                               CpfsCheckpointRecord **found)
 {
     Job *job = job_new(lookup_run, domain, name);
-    int rc = job_run(drv, job, "look up checkpoint", FALSE);
+    int rc = cpfs_driver_call_results(drv, &job->base, "look up checkpoint", FALSE);
 
     if (rc < 0)
         return rc;
@@ -361,7 +345,7 @@ cpfs_driver_checkpoint_create(CpfsDriver *drv, const char *domain, const char *n
                               CpfsCheckpointRecord **created)
 {
     Job *job = job_new(create_run, domain, name);
-    int rc = job_run(drv, job, "create checkpoint", TRUE);
+    int rc = cpfs_driver_call_results(drv, &job->base, "create checkpoint", TRUE);
 
     if (rc == 0) {
         *created = g_steal_pointer(&job->rec);
@@ -395,7 +379,7 @@ int
 cpfs_driver_checkpoint_delete(CpfsDriver *drv, const char *domain, const char *name)
 {
     Job *job = job_new(delete_run, domain, name);
-    int rc = job_run(drv, job, "delete checkpoint", TRUE);
+    int rc = cpfs_driver_call_results(drv, &job->base, "delete checkpoint", TRUE);
 
     if (rc == 0)
         cpfs_driver_call_done(&job->base);

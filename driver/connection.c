@@ -313,6 +313,21 @@ cpfs_driver_call_done(CpfsCall *call)
 }
 
 int
+cpfs_driver_call_results(CpfsDriver *drv, CpfsCall *call, const char *what,
+                         gboolean may_cut_off)
+{
+    int rc = cpfs_driver_call_keep(drv, call, what);
+
+    if (rc == 0 && call->rc < 0) {
+        rc = call->rc;
+        cpfs_driver_call_done(call);
+    }
+    if (rc == CPFS_DRIVER_CUT_OFF && !may_cut_off)
+        rc = -EIO;
+    return rc;
+}
+
+int
 cpfs_driver_call(CpfsDriver *drv, CpfsCall *call, const char *what)
 {
     int rc = cpfs_driver_call_keep(drv, call, what);

@@ -89,6 +89,11 @@ int cpfs_driver_call(CpfsDriver *drv, CpfsCall *call, const char *what);
  * frees it with cpfs_driver_call_done; on failure CALL is gone already. */
 int cpfs_driver_call_keep(CpfsDriver *drv, CpfsCall *call, const char *what);
 void cpfs_driver_call_done(CpfsCall *call);
+/* cpfs_driver_call_keep that also fails with CALL's own rc (then CALL is
+ * gone too).  Only a call that changes something may be cut off: unless
+ * MAY_CUT_OFF, a call cut off is just -EIO. */
+int cpfs_driver_call_results(CpfsDriver *drv, CpfsCall *call, const char *what,
+                             gboolean may_cut_off);
 
 /* Sets C up to report its loss (close callback) and, when
  * EVENTS its domains' lifecycle events: returns the callback id or -1. */

@@ -15,6 +15,10 @@
 /* Connections per export: enough requests in flight to keep QEMU busy. */
 #define EXPORT_CONNECTIONS 4
 #define SOCKET_NAME "nbd.sock"
+/* How long an end waits for libvirt to let go of the job, and how often
+ * it looks (measured: about 40 ms). */
+#define END_WAIT_US (2 * G_USEC_PER_SEC)
+#define END_POLL_US (G_USEC_PER_SEC / 50)
 
 /* Frees D: its export's connections, its maps and layout. */
 static void
@@ -359,6 +363,24 @@ runs_in_libvirt(const CpfsBackupJobInfo *info, const Job *job)
     return !info->socket_path && info->tcp_port == job->tcp_port;
 }
 
+/* Waits a while for DOMAIN's backup job to be gone: libvirt answers the
+ * abort before the job has ended, and a begin meanwhile would be refused
+ * as busy. */
+static void
+wait_gone(JobContext *ctx, const char *domain)
+{
+    gint64 deadline = g_get_monotonic_time() + END_WAIT_US;
+
+    while (g_get_monotonic_time() < deadline) {
+        g_autofree char *xml = NULL;
+
+        if (cpfs_driver_backup_xml(ctx->drv, domain, &xml) < 0)
+            return;  /* gone (-ENOENT), or libvirt cannot say */
+        g_usleep(END_POLL_US);
+    }
+    cpfs_warn("domain '%s': its backup job was ended but has not gone yet", domain);
+}
+
 int
 cpfs_job_end(JobContext *ctx, Job *job)
 {
@@ -377,6 +399,7 @@ cpfs_job_end(JobContext *ctx, Job *job)
     rc = cpfs_driver_backup_abort(ctx->drv, job->domain);
     if (rc < 0)
         return -EIO;
+    wait_gone(ctx, job->domain);
     cpfs_info("domain '%s': backup job ended", job->domain);
     return 0;
 }

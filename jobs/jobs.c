@@ -12,6 +12,7 @@
 #include "util/log.h"
 
 #include <errno.h>
+#include <glib/gstdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -269,6 +270,7 @@ cpfs_jobs_free(CpfsJobs *jobs)
     }
     g_ptr_array_unref(jobs->endings);
     g_hash_table_unref(jobs->slots);
+    g_rmdir(jobs->runtime_dir);  /* the URI's folder, once no job folder is left */
     g_mutex_clear(&jobs->lock);
     g_cond_clear(&jobs->changed);
     g_free(jobs->ctx.tcp_host);

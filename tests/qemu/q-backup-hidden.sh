@@ -21,7 +21,7 @@ wait_until 5 sh -c "ls '$MNT/vm1/a' >/dev/null; grep -q \"checkpoint 'vda.qcow2'
     fail "the hidden checkpoint or its child shows: $(cd "$MNT/vm1" && find . -type d)"
 [ "$(stat -c %F "$MNT/vm1/a/vda.qcow2")" = "regular file" ] ||
     fail "a/vda.qcow2 is not the image file"
-expect_errno ENOENT stat "$MNT/vm1/a/vda.qcow2/xml"
+expect_errno ENOTDIR stat "$MNT/vm1/a/vda.qcow2/xml"
 expect_errno ENOENT stat "$MNT/vm1/below"
 calls=$(cpfs_calls)
 refreshed() { ls -R "$MNT" >/dev/null; [ "$(cpfs_calls)" -gt "$calls" ]; }
