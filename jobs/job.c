@@ -65,6 +65,7 @@ cpfs_job_unref(Job *job)
         remove_folder(job->folder);
     g_free(job->folder);
     g_free(job->socket_path);
+    g_free(job->scratch_prefix);
     g_free(job->domain);
     g_free(job->checkpoint);
     g_free(job);
@@ -238,14 +239,12 @@ make_folder(JobContext *ctx, Job *job)
 static char *
 request_xml(JobContext *ctx, Job *job, GPtrArray *disks, GPtrArray *all)
 {
-    g_autofree char *prefix = g_strdup_printf("checkpointfs-%s-%d-%s-", ctx->machine_id,
-                                              (int)getpid(), job->domain);
     CpfsBackupRequest req = {
         .incremental = job->checkpoint,
         .disks = disks,
         .all_disks = all,
         .scratch_dir = ctx->config->scratch_dir,
-        .scratch_prefix = prefix,
+        .scratch_prefix = job->scratch_prefix,
     };
 
     if (ctx->tcp_host) {
@@ -324,6 +323,8 @@ cpfs_job_begin(JobContext *ctx, const char *domain, const char *checkpoint, guin
     job->disks = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
                                        (GDestroyNotify)job_disk_free);
     job->epoch = cpfs_driver_epoch(ctx->drv);
+    job->scratch_prefix = g_strdup_printf("checkpointfs-%s-%d-%s-", ctx->machine_id,
+                                          (int)getpid(), domain);
     if ((rc = cpfs_view_domain_xml(ctx->view, domain, &domain_xml)) < 0)
         return rc;
     all = cpfs_backup_domain_disks(domain_xml);
@@ -354,13 +355,22 @@ cpfs_job_begin(JobContext *ctx, const char *domain, const char *checkpoint, guin
     return 0;
 }
 
-/* TRUE when the job libvirt runs on JOB's domain is JOB itself. */
+/* TRUE when the job libvirt runs on JOB's domain is JOB itself: its
+ * socket, or (TCP) its port and scratch files named by this process. */
 static gboolean
 runs_in_libvirt(const CpfsBackupJobInfo *info, const Job *job)
 {
     if (job->socket_path)
         return g_strcmp0(info->socket_path, job->socket_path) == 0;
-    return !info->socket_path && info->tcp_port == job->tcp_port;
+    if (info->socket_path || info->tcp_port != job->tcp_port)
+        return FALSE;
+    for (guint i = 0; info->scratch_files && i < info->scratch_files->len; i++) {
+        g_autofree char *base = g_path_get_basename(info->scratch_files->pdata[i]);
+
+        if (g_str_has_prefix(base, job->scratch_prefix))
+            return TRUE;
+    }
+    return FALSE;
 }
 
 /* Waits a while for DOMAIN's backup job to be gone: libvirt answers the

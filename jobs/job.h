@@ -26,6 +26,7 @@ typedef struct {
     char *folder;               /* our runtime folder (local jobs), or NULL */
     char *socket_path;          /* the export's socket, or NULL for TCP */
     int tcp_port;               /* the export's port on a remote host, or 0 */
+    char *scratch_prefix;       /* names its scratch files: "checkpointfs-MACHINE-PID-DOMAIN-" */
     GHashTable *disks;          /* name -> JobDisk* */
     gint lost_logged;           /* atomic: its files' EIO was logged */
 } Job;

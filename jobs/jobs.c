@@ -27,6 +27,7 @@ typedef struct {
     guint opens;                /* images open on it */
     gint64 linger_until;        /* when it ends if OPENS stays 0 */
     gboolean changing;          /* a begin or end is under way */
+    int port;                   /* the TCP port that begin or end holds meanwhile */
 } Slot;
 
 /* A job that must still be ended in libvirt. */
@@ -146,6 +147,7 @@ run_endings(CpfsJobs *jobs, gint64 now)
         }
         g_ptr_array_remove_index_fast(jobs->endings, i);
         slot->changing = TRUE;
+        slot->port = e->job->tcp_port;
         g_mutex_unlock(&jobs->lock);
         rc = cpfs_job_end(&jobs->ctx, e->job);
         now = g_get_monotonic_time();
@@ -153,6 +155,7 @@ run_endings(CpfsJobs *jobs, gint64 now)
             g_clear_pointer(&e, ending_free);
         g_mutex_lock(&jobs->lock);
         slot->changing = FALSE;
+        slot->port = 0;
         g_cond_broadcast(&jobs->changed);
         if (e) {
             e->next_try = now + RETRY_US;
@@ -318,7 +321,7 @@ free_port(CpfsJobs *jobs)
 
         g_hash_table_iter_init(&it, jobs->slots);
         while (!used && g_hash_table_iter_next(&it, NULL, (gpointer *)&slot))
-            used = slot->job && slot->job->tcp_port == port;
+            used = (slot->job && slot->job->tcp_port == port) || slot->port == port;
         for (guint i = 0; !used && i < jobs->endings->len; i++)
             used = ((Ending *)jobs->endings->pdata[i])->job->tcp_port == port;
         if (!used)
@@ -412,6 +415,7 @@ begin_into_slot(CpfsJobs *jobs, Slot *slot, const char *domain, const char *chec
     Job *begun = NULL;
     int rc;
 
+    slot->port = port;  /* no other begin takes it meanwhile */
     g_mutex_unlock(&jobs->lock);
     rc = end_stale(jobs, stale);
     if (rc == 0 && jobs->ctx.tcp_host && !port) {
@@ -422,6 +426,7 @@ begin_into_slot(CpfsJobs *jobs, Slot *slot, const char *domain, const char *chec
         rc = cpfs_job_begin(&jobs->ctx, domain, checkpoint, serial, port, &begun);
     g_mutex_lock(&jobs->lock);
     slot->changing = FALSE;
+    slot->port = 0;
     g_cond_broadcast(&jobs->changed);
     for (guint i = 0; i < stale->len; i++)
         queue_end(jobs, stale->pdata[i], 0);
