@@ -78,8 +78,10 @@ ask_libvirt(JobContext *ctx, const char *domain, const char *checkpoint, const c
         && cpfs_driver_checkpoint_xml_sized(ctx->drv, domain, checkpoint, &xml) == 0) {
         g_autoptr(GHashTable) sizes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                                             g_free);
-        g_autoptr(GPtrArray) covered = cpfs_backup_checkpoint_disks(xml, sizes);
-        guint64 *changed = g_hash_table_lookup(sizes, disk);
+        guint64 *changed;
+
+        g_ptr_array_unref(cpfs_backup_checkpoint_disks(xml, sizes));
+        changed = g_hash_table_lookup(sizes, disk);
 
         if (changed)
             estimate->used = MIN(*changed, estimate->capacity);
