@@ -17,9 +17,6 @@ cpfs_image_size(CpfsImage *image)
 int
 cpfs_image_read(CpfsImage *image, guint64 offset, gsize length, guint8 *buf)
 {
-    g_autoptr(GArray) reads = g_array_new(FALSE, FALSE, sizeof(CpfsDiskRead));
-    gint64 deadline = g_get_monotonic_time() + CPFS_DRIVER_BUDGET_US;
-
     /* libvirt was lost since the job began: it may have ended the job, and
      * will end it once back; what the export serves can no longer be
      * vouched for. */
@@ -29,6 +26,17 @@ cpfs_image_read(CpfsImage *image, guint64 offset, gsize length, guint8 *buf)
                        "its files fail with EIO", image->job->domain);
         return -EIO;
     }
+    if (image->stream)
+        return cpfs_stream_read(image->stream, offset, length, buf);
+    return cpfs_image_read_direct(image, offset, length, buf);
+}
+
+int
+cpfs_image_read_direct(CpfsImage *image, guint64 offset, gsize length, guint8 *buf)
+{
+    g_autoptr(GArray) reads = g_array_new(FALSE, FALSE, sizeof(CpfsDiskRead));
+    gint64 deadline = g_get_monotonic_time() + CPFS_DRIVER_BUDGET_US;
+
     memset(buf, 0, length);
     if (image->format == CPFS_IMAGE_QCOW2)
         cpfs_qcow2_read(image->disk->qcow2, offset, length, buf, reads);

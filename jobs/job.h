@@ -76,10 +76,25 @@ void cpfs_estimates_free(CpfsEstimates *est);
 int cpfs_estimates_get(CpfsEstimates *est, const char *domain, const char *checkpoint,
                        guint64 serial, const char *disk, guint64 *capacity, guint64 *used);
 
+/* stream.c: read-ahead for an image read from start to end. */
+typedef struct _CpfsStream CpfsStream;
+/* A stream of IMAGE whose chunks POOL's workers (cpfs_stream_fill) fill. */
+CpfsStream *cpfs_stream_new(CpfsImage *image, GThreadPool *pool);
+/* Frees S once no fill of it is in flight. */
+void cpfs_stream_free(CpfsStream *s);
+/* cpfs_image_read through S's chunks: 0 or -EIO. */
+int cpfs_stream_read(CpfsStream *s, guint64 offset, gsize length, guint8 *buf);
+/* The thread pool's function: fills one chunk. */
+void cpfs_stream_fill(gpointer fill, gpointer unused);
+
 /* An open image: a reference to its job and one of its disks. */
 struct _CpfsImage {
     Job *job;
     JobDisk *disk;
     CpfsImageFormat format;
     CpfsDriver *drv;
+    CpfsStream *stream;         /* its read-ahead */
 };
+
+/* cpfs_image_read without read-ahead, and without looking at the epoch. */
+int cpfs_image_read_direct(CpfsImage *image, guint64 offset, gsize length, guint8 *buf);

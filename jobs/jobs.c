@@ -18,6 +18,8 @@
 
 /* How often the reaper tries again to end a job libvirt did not answer on. */
 #define RETRY_US G_USEC_PER_SEC
+/* Workers filling the read-ahead of every open image. */
+#define FILL_WORKERS 4
 /* How often it looks whether a job's libvirt connection was lost. */
 #define EPOCH_CHECK_US (G_USEC_PER_SEC / 2)
 
@@ -47,6 +49,7 @@ struct _CpfsJobs {
     gboolean stopping;
     GThread *reaper;
     CpfsEstimates *estimates;
+    GThreadPool *fills;         /* the workers of the images' read-ahead */
     char *runtime_dir;          /* the strings CONFIG points to */
     char *scratch_dir;
 };
@@ -230,6 +233,8 @@ cpfs_jobs_new(CpfsDriver *drv, CpfsView *view, const CpfsJobsConfig *config)
     g_cond_init(&jobs->changed);
     jobs->slots = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                         (GDestroyNotify)slot_free);
+    /* Threads start at the first read: after daemonizing. */
+    jobs->fills = g_thread_pool_new(cpfs_stream_fill, NULL, FILL_WORKERS, FALSE, NULL);
     jobs->estimates = cpfs_estimates_new(&jobs->ctx,
                                          (gint64)(config->estimate_ttl * G_USEC_PER_SEC));
     jobs->endings = g_ptr_array_new();
@@ -278,6 +283,8 @@ cpfs_jobs_free(CpfsJobs *jobs)
     g_cond_clear(&jobs->changed);
     g_free(jobs->ctx.tcp_host);
     g_free(jobs->ctx.machine_id);
+    /* The images' streams are gone (the handles went first): nothing is queued. */
+    g_thread_pool_free(jobs->fills, FALSE, TRUE);
     cpfs_estimates_free(jobs->estimates);
     g_free(jobs->runtime_dir);
     g_free(jobs->scratch_dir);
@@ -485,6 +492,7 @@ cpfs_jobs_open(CpfsJobs *jobs, const char *domain, const char *checkpoint, guint
     (*image)->disk = d;
     (*image)->format = format;
     (*image)->drv = jobs->ctx.drv;
+    (*image)->stream = cpfs_stream_new(*image, jobs->fills);
     return 0;
 }
 
@@ -501,6 +509,7 @@ cpfs_image_close(CpfsJobs *jobs, CpfsImage *image)
         g_cond_broadcast(&jobs->changed);
     }
     g_mutex_unlock(&jobs->lock);
+    cpfs_stream_free(image->stream);
     cpfs_job_unref(image->job);
     g_free(image);
 }
