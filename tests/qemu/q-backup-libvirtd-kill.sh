@@ -22,8 +22,7 @@ pass "libvirtd killed: reads of the open file fail with EIO after $ms ms"
 qemu_restart_libvirtd 3<&-
 wait_until 20 backup_ended vm ||
     fail "a backup job still runs 20 s after libvirtd came back: $(virsh_lv domjobinfo vm 2>&1)"
-# (Offsets never read: what the kernel already cached of the job stays
-# readable, the disk as it was at the job's instant.)
+# (Offsets never read, also by the daemon's read-ahead.)
 for off in $((32 << 20)) $((48 << 20)) $((63 << 20)); do
     got=$("$PYTHON" "$HELPERS/open_fd.py" read 3 $off)
     [ "$got" = EIO ] || fail "a read at $off of the lost job's open file gave $got, expected EIO"
