@@ -137,7 +137,9 @@ start_chunk(CpfsStream *s, guint64 index, guint64 first, guint64 last)
 
 /* Copies [OFFSET, OFFSET + LENGTH) from the chunks FIRST..LAST, waiting
  * for their fills until DEADLINE; the lock is held.  0, a fill's error,
- * or 1 when a chunk is missing (the caller reads directly). */
+ * or 1 when a chunk is missing, or was taken for another while this waited
+ * (concurrent readers of one file, as qemu-img's): the caller reads
+ * directly. */
 static int
 copy_from_chunks(CpfsStream *s, guint64 offset, gsize length, guint8 *buf, guint64 first,
                  guint64 last, gint64 deadline)
@@ -149,10 +151,14 @@ copy_from_chunks(CpfsStream *s, guint64 offset, gsize length, guint8 *buf, guint
 
         if (!c)
             return 1;
-        while (c->busy) {
-            if (!g_cond_wait_until(&s->filled, &s->lock, deadline) && c->busy)
-                return -EIO;
+        while (c->used && c->index == index && c->busy) {
+            if (!g_cond_wait_until(&s->filled, &s->lock, deadline))
+                break;
         }
+        if (!c->used || c->index != index)
+            return 1;
+        if (c->busy)
+            return -EIO;  /* QEMU did not answer in time */
         if (c->rc < 0)
             return c->rc;
         memcpy(buf + (start - offset), c->data + (start - index * CHUNK_SIZE), end - start);
