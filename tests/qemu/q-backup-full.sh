@@ -40,6 +40,14 @@ qsize=$(stat -c %s "$out/vda.qcow2")
 [ "$qsize" -lt $((4 << 20)) ] || fail "vda.qcow2 has $qsize bytes for 1.4 MiB of clusters"
 pass "the raw copy is sparse ($used of $size bytes used); vda.qcow2 has $qsize bytes"
 
+# qemu-img reads the mounted image itself, many requests in flight (-m 16)
+# on one open file: the daemon's read-ahead serves concurrent readers.
+qemu-img convert -m 16 -f qcow2 -O raw "$D/vda.qcow2" "$out/converted.raw" ||
+    fail "qemu-img convert of the mounted vda.qcow2"
+qemu-img compare -q -U -f raw -F qcow2 "$out/converted.raw" "$img_a" ||
+    fail "qemu-img convert of the mounted vda.qcow2 differs from vda's image"
+pass "qemu-img convert of the mounted vda.qcow2 (16 requests in flight) equals the disk"
+
 exec 3<"$D/vda.raw" || fail "cannot open vda.raw"
 uri=$(backup_uri "$D/vda.raw") || fail "no user.checkpointfs.nbd on the open vda.raw"
 seek=$(data_runs "$D/vda.raw") || fail "lseek on vda.raw"
