@@ -6,17 +6,13 @@
  * zero and unallocated ranges, and `qemu-img compare` must find it equal to
  * a raw file of the expected content.  Big images stay sparse. */
 #include "unit-common.h"
-#include "model/qcow2.h"
+#include "unit-maps.h"
 
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 
-#define C ((guint64)CPFS_QCOW2_CLUSTER_SIZE)
-#define MiB (G_GUINT64_CONSTANT(1) << 20)
-#define GiB (G_GUINT64_CONSTANT(1) << 30)
-#define TiB (G_GUINT64_CONSTANT(1) << 40)
 
 enum { KIND_UNALLOC, KIND_DATA, KIND_ZERO };
 
@@ -345,20 +341,6 @@ check_full(const CpfsExtentMap *allocated, guint seed, gboolean meta_only)
         assert_compare(img, raw);
     rm_dir(dir, (const char *[]){ "img.qcow2", "want.raw", NULL });
 }
-
-/* A map of SIZE bytes with the N pairs (offset, length) of RUNS marked. */
-static CpfsExtentMap *
-map_of(guint64 size, const guint64 *runs, guint n)
-{
-    CpfsExtentMap *map = cpfs_extent_map_new(size);
-
-    for (guint i = 0; i < n; i++)
-        cpfs_extent_map_mark(map, runs[2 * i], runs[2 * i + 1]);
-    return map;
-}
-
-#define MAP(size, ...) map_of((size), (guint64[]){ __VA_ARGS__ }, \
-                              sizeof((guint64[]){ __VA_ARGS__ }) / 16)
 
 /* A disk with nothing allocated, and a disk of 0 bytes. */
 static void
