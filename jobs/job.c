@@ -178,6 +178,24 @@ scratch_pid(JobContext *ctx, const CpfsBackupJobInfo *info)
     return 0;
 }
 
+/* Waits a while for DOMAIN's backup job to be gone: libvirt answers the
+ * abort before the job has ended, and a begin meanwhile would be refused
+ * as busy. */
+static void
+wait_gone(JobContext *ctx, const char *domain)
+{
+    gint64 deadline = g_get_monotonic_time() + END_WAIT_US;
+
+    while (g_get_monotonic_time() < deadline) {
+        g_autofree char *xml = NULL;
+
+        if (cpfs_driver_backup_xml(ctx->drv, domain, &xml) < 0)
+            return;  /* gone (-ENOENT), or libvirt cannot say */
+        g_usleep(END_POLL_US);
+    }
+    cpfs_warn("domain '%s': its backup job was ended but has not gone yet", domain);
+}
+
 /* Ends DOMAIN's running job when a daemon of ours that is dead left it
  * behind: TRUE when it did (a begin may then be tried again). */
 static gboolean
@@ -199,6 +217,7 @@ end_left_behind(JobContext *ctx, const char *domain)
               domain, (int)pid);
     if (cpfs_driver_backup_abort(ctx->drv, domain) < 0)
         return FALSE;
+    wait_gone(ctx, domain);
     if (info->socket_path) {
         g_autofree char *folder = g_path_get_dirname(info->socket_path);
 
@@ -371,24 +390,6 @@ runs_in_libvirt(const CpfsBackupJobInfo *info, const Job *job)
             return TRUE;
     }
     return FALSE;
-}
-
-/* Waits a while for DOMAIN's backup job to be gone: libvirt answers the
- * abort before the job has ended, and a begin meanwhile would be refused
- * as busy. */
-static void
-wait_gone(JobContext *ctx, const char *domain)
-{
-    gint64 deadline = g_get_monotonic_time() + END_WAIT_US;
-
-    while (g_get_monotonic_time() < deadline) {
-        g_autofree char *xml = NULL;
-
-        if (cpfs_driver_backup_xml(ctx->drv, domain, &xml) < 0)
-            return;  /* gone (-ENOENT), or libvirt cannot say */
-        g_usleep(END_POLL_US);
-    }
-    cpfs_warn("domain '%s': its backup job was ended but has not gone yet", domain);
 }
 
 int
