@@ -1,0 +1,120 @@
+"""The fleet table (issue 10) of results.txt, from the records alone: what each operation
+costs per host at 10 and at 100 hosts, and whether that stays flat (at most 1.2x)."""
+
+import statistics
+
+from .results import CPFS
+
+LIMIT = 1.2  # issue 10: the cost per host at 100 hosts at most 1.2x the cost at 10
+# (operation, unit, title, held to the target)
+FLEET_ROWS = (
+    ('mount_connected', 's', 'mount until all connected', True),
+    ('create', 's', 'create all (mkdir)', False),
+    ('walk_cold', 's', 'cold walk', True),
+    ('walk_warm', 's', 'warm walk', True),
+    ('read_cold', 's', 'cold read all', True),
+    ('read_warm', 's', 'warm read all', True),
+    ('rss_connected', 'KiB', 'daemon VmRSS once connected', True),
+    ('rss_end', 'KiB', 'daemon VmRSS at the end', True),
+    ('rss_peak', 'KiB', 'daemon peak RSS (VmHWM)', False),
+)
+
+
+def fleet_shapes(res):
+    """(empty fleet or None, smaller, bigger) of the fleet shapes; None when fewer than two
+    non-empty sizes were measured."""
+    sizes = sorted((s for s in res.shapes if s['name'].startswith('fleet-')),
+                   key=lambda s: s['domains'])
+    empty = next((s for s in sizes if s['domains'] == 0), None)
+    hosts = [s for s in sizes if s['domains'] > 0]
+    return (empty, hosts[0], hosts[-1]) if len(hosts) >= 2 else None
+
+
+def fleet_head(res):
+    """The fleet table's column titles, naming the two sizes."""
+    _, small, big = fleet_shapes(res)
+    a, b = small['domains'], big['domains']
+    return ['shape', 'operation', f'{a} hosts', 'per host', f'{b} hosts', 'per host',
+            'ratio', 'target (issue 10)', 'result', f'per host: libvirt calls {a}/{b}']
+
+
+def fmt(value, unit):
+    """A time or a memory size for the table."""
+    from .table import fmt_s  # table imports this module
+    if value is None:
+        return '-'
+    if unit == 's':
+        return fmt_s(value) if abs(value) >= 0.001 else f'{value * 1e6:.0f} us'
+    return f'{value / 1024:.1f} MiB' if abs(value) >= 1024 else f'{value:.0f} KiB'
+
+
+def per_host(res, empty, s, op, unit):
+    """(value at S, its cost per host: (value - the empty fleet's) / hosts), None when
+    unmeasured."""
+    v = res.value(s['name'], op, CPFS, unit)
+    if v is None:
+        return None, None
+    base = res.value(empty['name'], op, CPFS, unit) if empty else None
+    return v, (v - (base or 0)) / s['domains']
+
+
+def fleet_rows(res):
+    """The fleet table's rows: each operation per host at the smaller and bigger size."""
+    from .table import fmt_x, verdict  # table imports this module
+    got = fleet_shapes(res)
+    if not got:
+        return []
+    empty, small, big = got
+    label = f'fleet {small["domains"]}->{big["domains"]}'
+    rows = []
+    for op, unit, title, held in FLEET_ROWS:
+        a, pa = per_host(res, empty, small, op, unit)
+        b, pb = per_host(res, empty, big, op, unit)
+        if a is None or b is None:
+            continue
+        ratio = pb / pa if pa and pa > 0 else None
+        ok = (ratio is not None and ratio <= LIMIT) if held else None
+        ca, cb = per_host(res, empty, small, op, 'calls')[1], per_host(res, empty, big, op,
+                                                                       'calls')[1]
+        note = f'{ca:.1f}/{cb:.1f}' if ca is not None and cb is not None else '-'
+        if op == 'rss_connected':
+            note = threads_note(small, big)
+        rows.append([label, title, fmt(a, unit), fmt(pa, unit), fmt(b, unit), fmt(pb, unit),
+                     fmt_x(ratio), f'<={LIMIT}x per host' if held else '(none)',
+                     verdict(ok), note])
+    return rows
+
+
+def threads_note(small, big):
+    """The daemon's threads once connected at both sizes (medians), from the shapes' checks."""
+    def med(s):
+        seen = s.get('checks', {}).get('threads_connected', [])
+        return f'{statistics.median(seen):.0f}' if seen else '?'
+    return f'threads {med(small)}/{med(big)}'
+
+
+def fleet_header(s):
+    """The line of fleet shape S above the table."""
+    what = (f'{s["domains"]} test-driver hosts on one libvirtd, 1 domain and '
+            f'{s["per_domain"]} checkpoints each' if s['domains'] else
+            'the empty fleet (the fixed cost)')
+    return (f'{s["label"]}: {what}, {s.get("mounts", 1)} mounts, load average '
+            f'{s["load_before"]} before, {s["load_after"]} after')
+
+
+def fleet_method(res):
+    """The lines saying how the fleet rows were measured."""
+    ct = res.run['cache_timeout']
+    return [
+        'hosts = test+unix:///NODE.xml?socket=S of one private libvirtd (uid 65534): every '
+        'connection to a node file its own state, one running domain; the mounts of the '
+        'sizes take turns; medians over mounts and repetitions '
+        f'({res.run["reps"]} walks/reads per mount); cache_timeout={ct:g}s.',
+        'mount = from starting checkpointfs until every host\'s user.checkpointfs.state is '
+        'connected; create = bench/treeops mkchain in every host; cold = the daemon\'s '
+        'listings aged past cache_timeout/2, then echo 2 > /proc/sys/vm/drop_caches; walk = '
+        'find MNT; read all = bench/treeops read MNT.',
+        'per host = (value at N hosts - value of the empty fleet) / N; ratio = per host '
+        f'big / per host small, at most {LIMIT}x; libvirt calls = the root\'s '
+        'user.checkpointfs.libvirt_calls (the sum over the hosts) around the operation.',
+    ]
