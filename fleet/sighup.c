@@ -1,4 +1,5 @@
-/* SIGHUP reloads the hosts file.
+/* SIGHUP reloads the hosts file (a single URI's mount ignores it, where
+ * libfuse's handler would have unmounted).
  *
  * Thread model: the signal handler only writes a byte to a pipe; the reload
  * thread reads it and reloads (cpfs_fleet_reload), so that nothing but a
@@ -52,6 +53,10 @@ reload_thread(gpointer data)
         /* A 'q' among the bytes: the mount is ending. */
         if (memchr(buf, 'q', (size_t)n))
             break;
+        if (!cpfs_fleet_has_hosts(r->fleet)) {
+            cpfs_info("SIGHUP ignored: a single URI's mount has no hosts file to re-read");
+            continue;
+        }
         cpfs_info("SIGHUP: reloading %s", cpfs_fleet_path(r->fleet));
         if (!cpfs_fleet_reload(r->fleet, &error))
             cpfs_error("reload of %s failed, hosts unchanged: %s", cpfs_fleet_path(r->fleet),

@@ -473,7 +473,8 @@ mount_and_serve(CpfsFleet *fleet, const char *source, const struct cpfs_options 
         g_atomic_pointer_set(&fs.se, se);
         /* After daemonizing: threads would not survive the fork. */
         cpfs_fleet_start(fleet, &events);
-        if (cpfs_fleet_has_hosts(fleet) && !(reloader = cpfs_reloader_start(fleet)))
+        /* Also for a single URI: SIGHUP must not end its mount either. */
+        if (!(reloader = cpfs_reloader_start(fleet)))
             cpfs_warn("SIGHUP cannot reload %s: %s", source, g_strerror(errno));
         /* The loop returns the signal number when a signal ended it. */
         ret = serve(se, cmd) < 0 ? 1 : 0;
