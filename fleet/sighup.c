@@ -59,7 +59,7 @@ reload_thread(gpointer data)
         }
         cpfs_info("SIGHUP: reloading %s", cpfs_fleet_path(r->fleet));
         if (!cpfs_fleet_reload(r->fleet, &error))
-            cpfs_error("reload of %s failed, hosts unchanged: %s", cpfs_fleet_path(r->fleet),
+            cpfs_error("reload of %s failed: %s (hosts unchanged)", cpfs_fleet_path(r->fleet),
                        error);
     }
     return NULL;
