@@ -233,6 +233,38 @@ cpfs_driver_open(const char *uri, gboolean readonly, char **error)
     return g_steal_pointer(&drv);
 }
 
+CpfsDriver *
+cpfs_driver_new(const char *uri, gboolean readonly)
+{
+    CpfsDriver *drv = g_new0(CpfsDriver, 1);
+
+    g_mutex_init(&drv->lock);
+    g_cond_init(&drv->changed);
+    drv->lifecycle_id = -1;
+    drv->readonly = readonly;
+    drv->runner = cpfs_runner_new("libvirt-call");
+    drv->uri = g_strdup(uri);
+    drv->state = CPFS_CONN_DOWN;
+    virSetErrorFunc(NULL, silent_error_handler);
+    if (virInitialize() < 0 || virEventRegisterDefaultImpl() < 0)
+        cpfs_error("cannot initialize libvirt");
+    xmlSetGenericErrorFunc(NULL, silent_xml_error);
+    return drv;
+}
+
+CpfsDriverState
+cpfs_driver_state(CpfsDriver *drv, char **last_error)
+{
+    CpfsConnState state;
+
+    g_mutex_lock(&drv->lock);
+    state = drv->state;
+    g_mutex_unlock(&drv->lock);
+    if (last_error)
+        *last_error = NULL;
+    return state == CPFS_CONN_UP ? CPFS_DRIVER_CONNECTED : CPFS_DRIVER_DOWN;
+}
+
 /* The live connection, referenced, or NULL (logged) while down or hung. */
 static CpfsConnection *
 live_connection(CpfsDriver *drv, const char *what)

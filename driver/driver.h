@@ -16,6 +16,10 @@ typedef struct _CpfsDriver CpfsDriver;
  * daemonizing.  On failure returns NULL and sets *error to a one-line
  * message naming the cause. */
 CpfsDriver *cpfs_driver_open(const char *uri, gboolean readonly, char **error);
+/* A driver for URI that has not connected yet: its monitor thread connects
+ * (cpfs_driver_watch_domains starts it), and retries with backoff.  No
+ * libvirt call is made here. */
+CpfsDriver *cpfs_driver_new(const char *uri, gboolean readonly);
 void cpfs_driver_free(CpfsDriver *drv);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(CpfsDriver, cpfs_driver_free)
 
@@ -41,6 +45,14 @@ void cpfs_driver_unwatch(CpfsDriver *drv);
 
 /* The URI libvirt actually connected to. */
 const char *cpfs_driver_uri(CpfsDriver *drv);
+typedef enum {
+    CPFS_DRIVER_CONNECTED,
+    CPFS_DRIVER_CONNECTING,
+    CPFS_DRIVER_DOWN,
+} CpfsDriverState;
+/* Whether the driver is connected; *LAST_ERROR (if asked; NULL when none)
+ * the last libvirt error met on it. */
+CpfsDriverState cpfs_driver_state(CpfsDriver *drv, char **last_error);
 /* How many libvirt API calls the driver has made so far. */
 guint64 cpfs_driver_calls(CpfsDriver *drv);
 /* Waits until libvirt answers again or DEADLINE (monotonic) passes. */
