@@ -8,7 +8,10 @@ host's user.checkpointfs.state is `connected`; PER checkpoints created in every 
 (bench/treeops mkchain, one process per host); then REPS times a cold and a warm walk
 (`find MNT`) and a cold and a warm read of every xml (bench/treeops read); the daemon's
 VmRSS once connected, its VmRSS and VmHWM at the end, its threads; libvirt calls (the root's
-user.checkpointfs.libvirt_calls, the sum over hosts) around each.  The mounts of the three
+user.checkpointfs.libvirt_calls, the sum over hosts) around each; the time from fusermount3 -u
+until the daemon exits, and what its log says meanwhile.  Then the libvirt floor
+(bench/fleet-floor): N plain connections to the same libvirtd open at once, the same
+checkpoints made, every domain, checkpoint and parent listed and every XML read.  The mounts of the three
 sizes take turns (0, 10, 100, 0, 10, 100, ...), so a change of the machine's load touches
 every size alike.  The empty fleet (N = 0) is the fixed cost the table takes off before
 dividing by N.
@@ -16,11 +19,13 @@ dividing by N.
 
 import importlib.util
 import os
+import subprocess
 import time
 
-from .results import CPFS
+from .results import CPFS, LV_FLOOR
 from .servers import Libvirtd, Mount
-from .util import Failure, count_lines, loadavg, log, status_kib, timed, wait_until
+from .util import (Failure, count_lines, loadavg, log, parse_kv, run, status_kib, timed,
+                   wait_until)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 XATTR_CALLS = 'user.checkpointfs.libvirt_calls'
@@ -77,9 +82,11 @@ class FleetShape:
         self.fh.write(conf, os.path.join(b.scratch, 'fleet-node.xml'), self.lv.sock, hosts)
         mnt = os.path.join(b.scratch, f'mnt-fleet-{hosts}')
         b.check(shape, 'load', loadavg())
+        logpath = os.path.join(b.scratch, f'checkpointfs-fleet-{hosts}.log')
+        self.log_at = os.path.getsize(logpath) if os.path.exists(logpath) else 0
         t0 = time.perf_counter()
         m = Mount([b.exe['checkpointfs'], '-f', '-o', f'cache_timeout={b.args.cache_timeout:g}',
-                   conf, mnt], mnt, os.path.join(b.scratch, f'checkpointfs-fleet-{hosts}.log'))
+                   conf, mnt], mnt, logpath)
         try:
             wait_until(120, lambda: self.all_connected(mnt, hosts),
                        f'{hosts} hosts to be connected')
@@ -105,9 +112,41 @@ class FleetShape:
         b.res.add(shape, 'rss_peak', CPFS, 'KiB', st.get('VmHWM'))
         b.res.add(shape, 'rss_anon_end', CPFS, 'KiB', kib.get('RssAnon'))
         b.check(shape, 'threads_end', st.get('Threads'))
-        m.stop()
+        self.unmount(shape, m)
+        if hosts:
+            self.floor(shape, hosts)
         log(f'fleet {hosts} hosts, mount {rnd + 1}: connected in '
             f'{b.res.samples(shape["name"], "mount_connected", CPFS)[-1]:.3f} s')
+
+    def floor(self, shape, hosts):
+        """Runs bench/fleet-floor: N plain libvirt connections doing what the mount did."""
+        b = self.b
+        uri = f'test+unix://{os.path.join(b.scratch, "fleet-node.xml")}?socket={self.lv.sock}'
+        r = run(['/usr/bin/python3', b.exe['fleet_floor'], uri, str(hosts), str(self.n['per']),
+                 str(b.args.reps)], stdout=subprocess.PIPE)
+        for line in r.stdout.decode().splitlines():
+            kv = parse_kv(line)
+            if kv.get('op') == 'rss':
+                b.check(shape, 'floor_threads', int(kv['threads']))
+            elif kv.get('op') in ('open', 'create', 'list', 'read'):
+                b.res.add(shape, kv['op'], LV_FLOOR, 's', float(kv['seconds']))
+                b.res.add(shape, kv['op'], LV_FLOOR, 'calls', int(kv['calls']))
+
+    def unmount(self, shape, m):
+        """Times fusermount3 -u until the daemon exits (up to 300 s); notes its log's errors
+        and the libvirt threads that did not stop."""
+        t0 = time.perf_counter()
+        run(['fusermount3', '-u', m.mnt])
+        try:
+            m.proc.wait(timeout=300)
+            self.b.res.add(shape, 'unmount', CPFS, 's', time.perf_counter() - t0)
+        except subprocess.TimeoutExpired:
+            self.b.note(f'{shape["name"]}: the daemon had not exited 300 s after the unmount')
+        m.stop()
+        with open(m.logf.name, errors='replace') as f:
+            text = f.read()[self.log_at:]
+        self.b.check(shape, 'log_errors', text.count(': error: '))
+        self.b.check(shape, 'threads_not_stopped', text.count('did not stop'))
 
     def walks(self, shape, mnt):
         """The cold and warm walks and reads of MNT, REPS times each, their entries checked."""

@@ -46,8 +46,8 @@ BACKUP_OPS = ('backup_full_raw', 'backup_full_qcow2', 'backup_inc_qcow2', 'backu
               'backup_full_convert', 'backup_inc', 'backup_full_begin',
               'backup_full_convert_begin', 'backup_inc_begin', 'rss_idle', 'rss_copy')
 # The fleet shape (issue 10): mount until every host is connected; the daemon's VmRSS then
-# and at the end.
-FLEET_OPS = ('mount_connected', 'rss_connected', 'rss_end')
+# and at the end; fusermount3 -u until the daemon exits; the floor's opening of N connections.
+FLEET_OPS = ('mount_connected', 'rss_connected', 'rss_end', 'unmount', 'open')
 OPERATIONS = set(TREE_OPS + FLOOR_STEPS + MEMORY + BACKUP_OPS + FLEET_OPS + ('read_all',))
 UNITS = ('s', 'calls', 'KiB')
 

@@ -362,7 +362,7 @@ def render(res):
     fleet = fleet_rows(res)
     if fleet:
         lines += ['', 'fleet (issue 10)', ''] + fleet_method(res) + [''] + layout(
-            fleet, fleet_head(res), 7)
+            fleet, fleet_head(res), 8)
     backup = res.shape('backup')
     if backup:
         lines += ['', 'backup files (issue 9)', ''] + BACKUP_METHOD + [''] + layout(
