@@ -3,7 +3,8 @@
 # one private libvirtd (every connection to a node file holds its own state).
 # All 100 get connected; the root lists them sorted, each with its uri and its
 # domain; a checkpoint made through every host shows in that host alone;
-# every xml reads; the root's call count is the sum of the hosts'.  No timing
+# every xml reads; the root's call count is the sum of the hosts'; no host
+# logs an error, and every host's threads stop at the unmount.  No timing
 # is checked here: bench/run --fleet measures the cost per host.
 . "$TESTS_SRC/lib.sh"
 . "$TESTS_SRC/qemu/lib-qemu.sh"
@@ -74,5 +75,14 @@ wait_until 5 calls_agree || fail "root libvirt_calls $(getfattr --only-values \
     -n user.checkpointfs.libvirt_calls "$MNT") is not the sum over the $N hosts"
 pass "the root's libvirt_calls is the sum of the $N hosts'"
 
+# Every libvirtd was healthy all along: no host logged an error, and every
+# host's threads stopped at the unmount.
+errors=$(grep -c 'error:' "$LOG" || true)
+[ "$errors" -eq 0 ] || fail "$errors error lines logged with every host healthy, such as: \
+$(grep -m1 'error:' "$LOG")"
+pass "no host logged an error"
 cpfs_umount
-pass "unmounted cleanly"
+stuck=$(grep -c 'did not stop' "$LOG" || true)
+[ "$stuck" -eq 0 ] || fail "$stuck times a libvirt thread did not stop at the unmount: \
+$(grep -m1 'did not stop' "$LOG")"
+pass "unmounted cleanly, every host's threads stopped"
