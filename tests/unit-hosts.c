@@ -43,16 +43,6 @@ expect_error(const char *text, const char *want)
     expect_error_len(text, strlen(text), want);
 }
 
-static char *
-repeat_char(char c, gsize n)
-{
-    char *s = g_malloc(n + 1);
-
-    memset(s, c, n);
-    s[n] = '\0';
-    return s;
-}
-
 static void
 test_valid(void)
 {
@@ -241,8 +231,8 @@ test_unknown_key(void)
 static void
 test_group_names(void)
 {
-    g_autofree char *max = repeat_char('m', 247);
-    g_autofree char *over = repeat_char('o', 248);
+    g_autofree char *max = g_strnfill(247, 'm');
+    g_autofree char *over = g_strnfill(248, 'o');
     g_autofree char *ok_text = g_strdup_printf("[%s]\nuri=x\n", max);
     g_autofree char *over_text = g_strdup_printf("#\n[%s]\nuri=x\n", over);
     g_autofree char *over_want = g_strdup_printf(
