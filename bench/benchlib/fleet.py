@@ -8,13 +8,14 @@ host's user.checkpointfs.state is `connected`; PER checkpoints created in every 
 (bench/treeops mkchain, one process per host); then REPS times a cold and a warm walk
 (`find MNT`) and a cold and a warm read of every xml (bench/treeops read); the daemon's
 VmRSS once connected, its VmRSS and VmHWM at the end, its threads; libvirt calls (the root's
-user.checkpointfs.libvirt_calls, the sum over hosts) around each; the time from fusermount3 -u
-until the daemon exits, and what its log says meanwhile.  Then the libvirt floor
+user.checkpointfs.libvirt_calls, the sum over hosts) around each; the time from fusermount3
+-u until the daemon exits, and what its log says meanwhile.  Then CONNECTS more mounts that
+only connect and unmount (more samples of the quick mount), and the libvirt floor
 (bench/fleet-floor): N plain connections to the same libvirtd open at once, the same
-checkpoints made, every domain, checkpoint and parent listed and every XML read.  The mounts of the three
-sizes take turns (0, 10, 100, 0, 10, 100, ...), so a change of the machine's load touches
-every size alike.  The empty fleet (N = 0) is the fixed cost the table takes off before
-dividing by N.
+checkpoints made, every domain, checkpoint and parent listed and every XML read.  The
+rounds of the three sizes take turns (0, 10, 100, 0, 10, 100, ...), so a change of the
+machine's load touches every size alike.  The empty fleet (N = 0) is the fixed cost the
+table takes off before dividing by N.
 """
 
 import importlib.util
@@ -24,14 +25,14 @@ import time
 
 from .results import CPFS, LV_FLOOR
 from .servers import Libvirtd, Mount
-from .util import (Failure, count_lines, loadavg, log, parse_kv, run, status_kib, timed,
-                   wait_until)
+from .util import Failure, count_lines, loadavg, log, parse_kv, run, status_kib, timed
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 XATTR_CALLS = 'user.checkpointfs.libvirt_calls'
-# hosts per mount, checkpoints per host, mounts per size (each creating its checkpoints)
-SIZES = {False: dict(hosts=(0, 10, 100), per=5, mounts=3),
-         True: dict(hosts=(0, 10, 100), per=2, mounts=1)}
+# hosts per mount, checkpoints per host, mounts per size (each creating its checkpoints),
+# mounts per round that only connect (more samples of the mount, which is quick)
+SIZES = {False: dict(hosts=(0, 10, 100), per=5, mounts=3, connects=4),
+         True: dict(hosts=(0, 10, 100), per=2, mounts=1, connects=1)}
 
 
 def fleet_hosts():
@@ -66,40 +67,39 @@ class FleetShape:
         self.fh = fleet_hosts()
         self.shapes = {}
 
-    def all_connected(self, mnt, hosts):
-        """True when MNT lists HOSTS host directories, every one connected."""
-        got = self.fh.states(mnt)
-        return len(got) == hosts and all(s == 'connected' for s in got.values())
-
     def calls(self, mnt):
         """The root's libvirt call count (the sum over the hosts)."""
         return int(os.getxattr(mnt, XATTR_CALLS))
 
-    def one_mount(self, hosts, rnd):
-        """Mounts a fleet of HOSTS hosts and measures it into its shape."""
-        b, shape, per = self.b, self.shapes[hosts], self.n['per']
+    def connect(self, hosts):
+        """Mounts the fleet of HOSTS hosts; records the time until every host is connected
+        (tests/helpers/fleet_hosts.py wait: one host asked at a time), the calls, the
+        daemon's VmRSS and threads then.  Returns the Mount."""
+        b, shape = self.b, self.shapes[hosts]
         conf = os.path.join(b.scratch, f'fleet-{hosts}.conf')
         self.fh.write(conf, os.path.join(b.scratch, 'fleet-node.xml'), self.lv.sock, hosts)
         mnt = os.path.join(b.scratch, f'mnt-fleet-{hosts}')
-        b.check(shape, 'load', loadavg())
         logpath = os.path.join(b.scratch, f'checkpointfs-fleet-{hosts}.log')
         self.log_at = os.path.getsize(logpath) if os.path.exists(logpath) else 0
         t0 = time.perf_counter()
         m = Mount([b.exe['checkpointfs'], '-f', '-o', f'cache_timeout={b.args.cache_timeout:g}',
                    conf, mnt], mnt, logpath)
-        try:
-            wait_until(120, lambda: self.all_connected(mnt, hosts),
-                       f'{hosts} hosts to be connected')
-        except Failure:
-            states = self.fh.states(mnt)
-            bad = {h: s for h, s in states.items() if s != 'connected'}
-            raise Failure(f'fleet {hosts}: {len(states)} hosts listed, not connected after '
-                          f'120 s: {dict(list(bad.items())[:5])}')
+        if self.fh.wait(mnt, hosts, 120) != 0:
+            raise Failure(f'fleet {hosts}: not every host connected within 120 s')
         b.res.add(shape, 'mount_connected', CPFS, 's', time.perf_counter() - t0)
         b.res.add(shape, 'mount_connected', CPFS, 'calls', self.calls(mnt))
         st = proc_status(m.pid)
         b.res.add(shape, 'rss_connected', CPFS, 'KiB', st.get('VmRSS'))
         b.check(shape, 'threads_connected', st.get('Threads'))
+        return m
+
+    def one_mount(self, hosts, rnd):
+        """Mounts a fleet of HOSTS hosts and measures it into its shape; then CONNECTS more
+        mounts that only connect and unmount."""
+        b, shape, per = self.b, self.shapes[hosts], self.n['per']
+        b.check(shape, 'load', loadavg())
+        m = self.connect(hosts)
+        mnt = m.mnt
         c0 = self.calls(mnt)
         t1 = time.perf_counter()
         for h in self.fh.host_names(hosts):
@@ -113,10 +113,13 @@ class FleetShape:
         b.res.add(shape, 'rss_anon_end', CPFS, 'KiB', kib.get('RssAnon'))
         b.check(shape, 'threads_end', st.get('Threads'))
         self.unmount(shape, m)
+        for _ in range(self.n['connects']):
+            self.unmount(shape, self.connect(hosts))
         if hosts:
             self.floor(shape, hosts)
-        log(f'fleet {hosts} hosts, mount {rnd + 1}: connected in '
-            f'{b.res.samples(shape["name"], "mount_connected", CPFS)[-1]:.3f} s')
+        got = b.res.samples(shape['name'], 'mount_connected', CPFS)[-1 - self.n['connects']:]
+        log(f'fleet {hosts} hosts, round {rnd + 1}: connected in '
+            f'{" ".join(f"{x:.3f}" for x in got)} s')
 
     def floor(self, shape, hosts):
         """Runs bench/fleet-floor: N plain libvirt connections doing what the mount did."""

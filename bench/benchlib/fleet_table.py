@@ -120,12 +120,15 @@ def log_note(small, big):
             f'{seen(big, "log_errors")}')
 
 
-def fleet_header(s):
+def fleet_header(res, s):
     """The line of fleet shape S above the table."""
     what = (f'{s["domains"]} test-driver hosts on one libvirtd, 1 domain and '
             f'{s["per_domain"]} checkpoints each' if s['domains'] else
             'the empty fleet (the fixed cost)')
-    return (f'{s["label"]}: {what}, {s.get("mounts", 1)} mounts, load average '
+    mounts = len(res.samples(s['name'], 'mount_connected', CPFS))
+    walked = s.get('mounts', 1)
+    return (f'{s["label"]}: {what}, {mounts} mounts ({walked} walked, '
+            f'{mounts - walked} connected and unmounted), load average '
             f'{s["load_before"]} before, {s["load_after"]} after')
 
 

@@ -263,7 +263,7 @@ def header(res):
         lines[2:] = []
     for s in ordered_shapes(res):
         if is_fleet(s):
-            lines.append(fleet_header(s))
+            lines.append(fleet_header(res, s))
             continue
         if s['name'] == 'backup':
             lines.append(f'{s["label"]}: 1 running QEMU domain, {s["disk"] >> 20} MiB qcow2 '
