@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 
@@ -418,6 +419,19 @@ test_load(void)
     g_assert_cmpstr(error, ==, want);
     g_clear_pointer(&error, g_free);
     g_clear_pointer(&want, g_free);
+
+    /* A FIFO without a writer would block a reload (and unmount) for good. */
+    {
+        g_autofree char *fifo = g_build_filename(dir, "fifo", NULL);
+
+        g_assert_cmpint(mkfifo(fifo, 0600), ==, 0);
+        g_assert_null(cpfs_hosts_file_load(fifo, &error));
+        want = g_strdup_printf("%s: not a regular file", fifo);
+        g_assert_cmpstr(error, ==, want);
+        g_clear_pointer(&error, g_free);
+        g_clear_pointer(&want, g_free);
+        g_assert_cmpint(g_unlink(fifo), ==, 0);
+    }
 
     g_assert_null(cpfs_hosts_file_load(under_file, &error));
     want = g_strdup_printf("%s: Not a directory", under_file);
