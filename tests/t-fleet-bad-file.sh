@@ -90,6 +90,12 @@ bad_file "a duplicate key" 3 \
     "[lab]\nuri=$GOOD\nuri=test:///default\n"
 bad_file "readonly that is no boolean" 3 \
     "[lab]\nuri=$GOOD\nreadonly=maybe\n"
+bad_file "backup_scratch that is no absolute path" 3 \
+    "[lab]\nuri=$GOOD\nbackup_scratch=scratch\n"
+bad_file "an empty uri" 2 \
+    "[lab]\nuri=\n"
+bad_file "a line that is not UTF-8" 3 \
+    "[lab]\nuri=$GOOD\n# caf\0351\n"
 
 # Group names are directory names, with the rules of checkpoint names.
 long=$(printf '%0248d' 0 | tr 0 a)

@@ -42,7 +42,7 @@ pass "SIGHUP with c added: c appears; a and b keep their connections"
 
 # --- remove -----------------------------------------------------------------
 hosts_file "$HF" a "$NODE_URI" c "$NODE2_URI"
-got=$("$PYTHON" "$HELPERS/reload_held_file.py" "$MNT/b/test/xml" "$CPFS_PID" "$MNT/b" 10) ||
+got=$("$PYTHON" "$HELPERS/reload_held_file.py" "$MNT/b/test/xml" "$CPFS_PID" "$MNT/b" gone 10) ||
     fail "removing b: $got"
 case $got in
     "read=EIO pread=EIO "*) ;;
@@ -55,16 +55,21 @@ lists "$MNT" "a c " || fail "after removing b the root lists [$(listing "$MNT")]
 pass "SIGHUP with b removed: b is ENOENT, its open xml reads EIO ($got); a untouched"
 
 # --- change -----------------------------------------------------------------
+# a/alpha/xml held open across a's replacement reads EIO then.
 mkdir "$MNT/c/delta/ckeep" || fail "mkdir c/delta/ckeep failed"
 hosts_file "$HF" a "$NODE2_URI" c "$NODE2_URI"
-reload
-wait_until 10 lists "$MNT/a" "delta epsilon " ||
-    fail "after a's uri changed to $NODE2_URI, a lists [$(listing "$MNT/a")]"
+got=$("$PYTHON" "$HELPERS/reload_held_file.py" "$MNT/a/alpha/xml" "$CPFS_PID" "$MNT/a/delta" there 10) ||
+    fail "changing a's uri: $got"
+case $got in
+    "read=EIO pread=EIO "*) ;;
+    *) fail "a/alpha/xml held open across a's replacement: $got, expected read=EIO pread=EIO" ;;
+esac
+lists "$MNT/a" "delta epsilon " || fail "after a's uri changed to $NODE2_URI, a lists [$(listing "$MNT/a")]"
 [ "$(cpfs_xattr "$MNT/a" uri)" = "$NODE2_URI" ] || fail "a's uri attribute is '$(cpfs_xattr "$MNT/a" uri)'"
 expect_errno ENOENT stat "$MNT/a/alpha"
 lists "$MNT/a/delta" "xml " || fail "a/delta lists [$(listing "$MNT/a/delta")]: not a connection of its own"
 [ -d "$MNT/c/delta/ckeep" ] || fail "c's checkpoint ckeep is gone: c was reconnected though unchanged"
-pass "SIGHUP with a's uri changed: a shows the new host's domains; c untouched"
+pass "SIGHUP with a's uri changed: a shows the new host's domains, its open xml reads EIO ($got); c untouched"
 
 mkdir "$MNT/a/delta/akeep" || fail "mkdir a/delta/akeep failed"
 printf '[a]\nuri=%s\n[c]\nuri=%s\nreadonly=true\n' "$NODE2_URI" "$NODE2_URI" >"$HF"
