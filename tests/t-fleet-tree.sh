@@ -130,6 +130,19 @@ for how in "-c" "-o uri="; do
 done
 pass "-c FILE and -o uri=FILE mount the hosts file too"
 
+# -o ro makes every host read-only; readonly=true one host.
+cpfs_mount -o ro "$HF"
+expect_errno EROFS mkdir "$MNT/hv1/alpha/c1"
+expect_errno EROFS mkdir "$MNT/lab_x/test/c1"
+cpfs_umount
+printf '[hv1]\nuri=%s\n[lab_x]\nuri=test:///default\nreadonly=true\n' "$NODE_URI" >"$SCRATCH/ro.conf"
+cpfs_mount "$SCRATCH/ro.conf"
+expect_errno EROFS mkdir "$MNT/lab_x/test/c1"
+mkdir "$MNT/hv1/alpha/c1" || fail "mkdir below hv1, which is not readonly, failed"
+expect_errno ENOENT stat "$MNT/lab_x/test/c1"
+cpfs_umount
+pass "-o ro: EROFS below every host; readonly=true: EROFS below that host only"
+
 # An empty fleet (comments only) mounts, with an empty root.
 printf '# no hosts yet\n' >"$HF"
 cpfs_mount "$HF"
