@@ -3,7 +3,8 @@
 # sorted, each holding its own host's domains; a checkpoint made below one
 # host shows there only; mount(8) names the hosts file; mkdir and rmdir at
 # the root and directly in a host directory are EPERM; -c FILE and
-# -o uri=FILE work too; an empty file mounts an empty fleet; a single URI
+# -o uri=FILE work too; -o ro and readonly=true make hosts read-only; an
+# empty file mounts an empty fleet; a single URI
 # still has no host level.
 . "$TESTS_SRC/lib.sh"
 command -v getfattr >/dev/null || skip "getfattr is not installed (attr)"
