@@ -7,13 +7,24 @@
  *    drv->runner (runner.c) and the caller waits at most CPFS_DRIVER_BUDGET_US;
  *    a call that outlives it is abandoned to its worker and the connection
  *    becomes HUNG: from then on calls fail at once with EIO.  In-process
- *    drivers (test:///) run calls on the caller's thread.
- *  - The event thread runs libvirt's event loop: domain lifecycle events and
- *    the close callback, which declares the connection lost (DOWN).
- *  - The monitor thread lets go of lost connections, reconnects a DOWN
- *    driver with backoff, and probes a HUNG one until it answers again;
- *    after either it calls reconnected_func, since what happened meanwhile
- *    is unknown.  Opening and probing run on workers too, with deadlines.
+ *    drivers (test:///) run calls on the caller's thread.  A driver made by
+ *    cpfs_driver_new has no connection yet: calls wait for its first
+ *    attempt (within the same budget), then fail at once while it is DOWN.
+ *  - One event thread for the whole process (events.c), shared by every
+ *    driver that watches: it runs libvirt's event loop, which delivers
+ *    domain lifecycle events and the close callback that declares a
+ *    connection lost (DOWN).  Callbacks there make no libvirt call and take
+ *    only drv->lock (never held across a call) and leaf locks, so that no
+ *    driver, however stuck, holds up another's events.  Domain events reach
+ *    a driver through its gate (events.h), which unwatch closes.
+ *  - Each driver's monitor thread lets go of lost connections, connects a
+ *    new driver and reconnects a DOWN one with backoff, and probes a HUNG
+ *    one until it answers again; after each it calls reconnected_func,
+ *    since what happened meanwhile is unknown.  Opening and probing run on
+ *    the driver's own workers too, with deadlines: a host that never
+ *    answers holds up only its own driver.
+ * Nothing else is shared between drivers: each has its own connection,
+ * runner, monitor and locks.
  * libvirt's own keepalive is never turned on: it closes a connection under
  * the calls in flight on it, which libvirt 9.0's client does not survive
  * (a crash in virNetClientSendWithReply); the budget does its work.
@@ -28,7 +39,6 @@
 #include "util/log.h"
 
 #include <errno.h>
-#include <libxml/xmlerror.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -69,30 +79,38 @@ cpfs_connection_new(CpfsDriver *drv, virConnectPtr conn)
     return c;
 }
 
-static void
-silent_error_handler(void *opaque G_GNUC_UNUSED, virErrorPtr err G_GNUC_UNUSED)
+void
+cpfs_driver_set_error_locked(CpfsDriver *drv, const char *message)
 {
-    /* libvirt prints every error to stderr by default; we log our own. */
+    char *line = g_strdup(message ? message : "unknown libvirt error");
+
+    g_free(drv->last_error);
+    drv->last_error = g_strstrip(g_strdelimit(line, "\r\n", ' '));
 }
 
-static void G_GNUC_PRINTF(2, 3)
-silent_xml_error(void *ctx G_GNUC_UNUSED, const char *msg G_GNUC_UNUSED, ...)
+void
+cpfs_driver_set_error(CpfsDriver *drv, const char *message)
 {
+    g_mutex_lock(&drv->lock);
+    cpfs_driver_set_error_locked(drv, message);
+    g_mutex_unlock(&drv->lock);
 }
 
 void
 cpfs_driver_connection_lost(CpfsDriver *drv, CpfsConnection *c, const char *why)
 {
+    g_autoptr(CpfsConnection) older = NULL;
     gboolean was_live;
 
     g_mutex_lock(&drv->lock);
     was_live = drv->live == c;
     if (was_live) {
         /* drv->live's reference moves to the monitor thread, which drops
-         * it outside of any libvirt callback. */
-        if (drv->lost)
-            cpfs_connection_unref(drv->lost);
+         * it outside of any libvirt callback.  An older one not yet let go
+         * of is closed here, after the lock: closing is a libvirt call. */
+        older = g_steal_pointer(&drv->lost);
         drv->lost = g_steal_pointer(&drv->live);
+        cpfs_driver_set_error_locked(drv, why);
         drv->state = CPFS_CONN_DOWN;
         drv->lifecycle_id = -1;
         /* What was begun on it (backup jobs) is now of an earlier epoch. */
@@ -104,6 +122,11 @@ cpfs_driver_connection_lost(CpfsDriver *drv, CpfsConnection *c, const char *why)
         cpfs_error("lost the connection to libvirt at %s (%s); reconnecting", drv->uri, why);
 }
 
+/* OPAQUE is the driver itself, with no free function: libvirt calls none
+ * for drivers without close callbacks (the test driver), and none is
+ * needed, since every connection is cleared before its driver is freed and
+ * unregistering waits for a callback under way (libvirt holds the
+ * callback's lock while calling it). */
 static void
 close_cb(virConnectPtr conn, int reason, void *opaque)
 {
@@ -122,21 +145,27 @@ close_cb(virConnectPtr conn, int reason, void *opaque)
                                                 ? reasons[reason] : "closed");
 }
 
+/* On the event thread, through the driver's gate: nothing of a driver
+ * that stopped watching runs, however late libvirt delivers. */
 static int
 lifecycle_cb(virConnectPtr conn G_GNUC_UNUSED, virDomainPtr dom, int event,
              int detail G_GNUC_UNUSED, void *opaque)
 {
-    CpfsDriver *drv = opaque;
+    CpfsEventGate *gate = opaque;
+    CpfsDriver *drv = cpfs_event_gate_enter(gate);
     const char *name = virDomainGetName(dom);
     CpfsDomainEvent what = event == VIR_DOMAIN_EVENT_DEFINED     ? CPFS_DOMAIN_DEFINED
                            : event == VIR_DOMAIN_EVENT_UNDEFINED ? CPFS_DOMAIN_UNDEFINED
                                                                  : CPFS_DOMAIN_CHANGED;
 
+    if (!drv)
+        return 0;
     cpfs_debug("domain '%s': lifecycle event %d", name, event);
     /* A domain defined under an old name is another domain. */
     if (what != CPFS_DOMAIN_CHANGED)
         cpfs_driver_forget_domain(drv, name);
     drv->event_func(name, what, drv->event_opaque);
+    cpfs_event_gate_leave(gate);
     return 0;
 }
 
@@ -144,12 +173,19 @@ int
 cpfs_connection_setup_events(CpfsConnection *c)
 {
     CpfsDriver *drv = c->drv;
+    /* libvirt keeps this reference until the callback is gone for good,
+     * which may be after a deregistration returned (while dispatching). */
+    CpfsEventGate *gate = cpfs_event_gate_ref(drv->gate);
     int id = CALL(drv, virConnectDomainEventRegisterAny(
                            c->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-                           VIR_DOMAIN_EVENT_CALLBACK(lifecycle_cb), drv, NULL));
+                           VIR_DOMAIN_EVENT_CALLBACK(lifecycle_cb), gate,
+                           cpfs_event_gate_unref));
 
-    if (id < 0)
+    if (id < 0) {
+        /* A failed registration does not call the free function. */
+        cpfs_event_gate_unref(gate);
         cpfs_driver_fail(c, "register for domain events");
+    }
     return id;
 }
 
@@ -169,10 +205,8 @@ open_uri(CpfsDriver *drv, const char *uri)
     return CALL(drv, drv->readonly ? virConnectOpenReadOnly(uri) : virConnectOpen(uri));
 }
 
-/* Whether CONN's driver runs inside this process: it has no keepalive.
- * For a daemon's connection this also makes sure keepalive is off. */
-static gboolean
-runs_in_process(CpfsDriver *drv, virConnectPtr conn)
+gboolean
+cpfs_driver_runs_in_process(CpfsDriver *drv, virConnectPtr conn)
 {
     if (CALL(drv, virConnectSetKeepAlive(conn, -1, 0)) == 0)
         return FALSE;
@@ -185,28 +219,45 @@ runs_in_process(CpfsDriver *drv, virConnectPtr conn)
     return FALSE;
 }
 
-CpfsDriver *
-cpfs_driver_open(const char *uri, gboolean readonly, char **error)
+/* A driver with no connection (NEW) and nothing running. */
+static CpfsDriver *
+driver_alloc(gboolean readonly)
 {
-    g_autoptr(CpfsDriver) drv = g_new0(CpfsDriver, 1);
-    virConnectPtr conn;
-    char *actual;
+    CpfsDriver *drv = g_new0(CpfsDriver, 1);
 
     g_mutex_init(&drv->lock);
     g_cond_init(&drv->changed);
+    drv->state = CPFS_CONN_NEW;
     drv->lifecycle_id = -1;
     drv->readonly = readonly;
     drv->runner = cpfs_runner_new("libvirt-call");
-    virSetErrorFunc(NULL, silent_error_handler);
-    /* The event implementation must exist before the connection opens, or
-     * the connection never delivers events. */
-    if (virInitialize() < 0 || virEventRegisterDefaultImpl() < 0) {
+    drv->gate = cpfs_event_gate_new(drv);
+    return drv;
+}
+
+CpfsDriver *
+cpfs_driver_new(const char *uri, gboolean readonly)
+{
+    CpfsDriver *drv = driver_alloc(readonly);
+
+    drv->uri = g_strdup(uri);
+    /* Before any connection opens, on whatever thread. */
+    if (!cpfs_events_init())
+        cpfs_driver_set_error(drv, "cannot initialize libvirt");
+    return drv;
+}
+
+CpfsDriver *
+cpfs_driver_open(const char *uri, gboolean readonly, char **error)
+{
+    g_autoptr(CpfsDriver) drv = driver_alloc(readonly);
+    virConnectPtr conn;
+    char *actual;
+
+    if (!cpfs_events_init()) {
         *error = g_strdup("cannot initialize libvirt");
         return NULL;
     }
-    /* libxml2 prints parse errors (of a test driver's node file, say) to
-     * stderr; libvirt's own message says it all in one line. */
-    xmlSetGenericErrorFunc(NULL, silent_xml_error);
     /* On this thread, before daemonizing: no worker may exist at fork. */
     conn = open_uri(drv, uri);
     if (!conn) {
@@ -225,30 +276,60 @@ cpfs_driver_open(const char *uri, gboolean readonly, char **error)
     actual = CALL(drv, virConnectGetURI(conn));
     drv->uri = g_strdup(actual ? actual : uri);
     free(actual);
-    drv->in_process = runs_in_process(drv, conn);
+    drv->in_process = cpfs_driver_runs_in_process(drv, conn);
     drv->live = cpfs_connection_new(drv, conn);
     drv->epoch = 1;
     drv->state = CPFS_CONN_UP;
+    drv->connected_once = TRUE;
     cpfs_connection_setup(drv->live, FALSE);
     return g_steal_pointer(&drv);
 }
 
-/* The live connection, referenced, or NULL (logged) while down or hung. */
+CpfsDriverState
+cpfs_driver_state(CpfsDriver *drv, char **last_error)
+{
+    CpfsDriverState state;
+
+    g_mutex_lock(&drv->lock);
+    if (drv->state == CPFS_CONN_UP)
+        state = CPFS_DRIVER_CONNECTED;
+    else if (drv->state == CPFS_CONN_NEW || drv->attempting)
+        state = CPFS_DRIVER_CONNECTING;
+    else
+        state = CPFS_DRIVER_DOWN;
+    if (last_error)
+        *last_error = g_strdup(drv->last_error);
+    g_mutex_unlock(&drv->lock);
+    return state;
+}
+
+/* The live connection, referenced, or NULL (logged) while down or hung.
+ * While the first connection is being made, waits for it until DEADLINE,
+ * and tells so in *WAITED. */
 static CpfsConnection *
-live_connection(CpfsDriver *drv, const char *what)
+live_connection(CpfsDriver *drv, const char *what, gint64 deadline, gboolean *waited)
 {
     CpfsConnection *c = NULL;
     CpfsConnState state;
+    gboolean once;
 
     g_mutex_lock(&drv->lock);
+    while (drv->state == CPFS_CONN_NEW && !drv->stopping) {
+        *waited = TRUE;
+        if (!g_cond_wait_until(&drv->changed, &drv->lock, deadline))
+            break;
+    }
     state = drv->state;
+    once = drv->connected_once;
     if (state == CPFS_CONN_UP)
         c = cpfs_connection_ref(drv->live);
     g_mutex_unlock(&drv->lock);
     if (!c)
         cpfs_error("%s: libvirt at %s %s", what, drv->uri,
-                   state == CPFS_CONN_HUNG ? "does not answer; waiting for it"
-                                           : "is unreachable; reconnecting");
+                   state == CPFS_CONN_HUNG  ? "does not answer; waiting for it"
+                   : state == CPFS_CONN_NEW ? "is still connecting"
+                   : once                   ? "is unreachable; reconnecting"
+                                            : "is unreachable; retrying");
     return c;
 }
 
@@ -265,9 +346,14 @@ connection_hung(CpfsDriver *drv, CpfsConnection *c, const char *what)
         g_cond_broadcast(&drv->changed);
     }
     g_mutex_unlock(&drv->lock);
-    if (first)
-        cpfs_error("%s: libvirt at %s did not answer within %.1f s; failing calls at once "
-                   "until it does", what, drv->uri, CPFS_DRIVER_BUDGET_US / 1e6);
+    if (first) {
+        g_autofree char *error = g_strdup_printf("did not answer within %.1f s",
+                                                 CPFS_DRIVER_BUDGET_US / 1e6);
+
+        cpfs_driver_set_error(drv, error);
+        cpfs_error("%s: libvirt at %s %s; failing calls at once until it does", what,
+                   drv->uri, error);
+    }
 }
 
 static void
@@ -290,17 +376,28 @@ call_run(gpointer data)
 int
 cpfs_driver_call_keep(CpfsDriver *drv, CpfsCall *call, const char *what)
 {
-    call->c = live_connection(drv, what);
-    if (!call->c) {
+    /* One budget for waiting for the first connection and for the call. */
+    gint64 deadline = g_get_monotonic_time() + CPFS_DRIVER_BUDGET_US;
+    gboolean waited = FALSE;
+    CpfsConnection *c;
+
+    call->c = c = live_connection(drv, what, deadline, &waited);
+    if (!c) {
         call_free(call);
         return -EIO;
     }
     if (drv->in_process) {
         call->run(call);
     } else if (!cpfs_runner_run(drv->runner, call_run, call, (GDestroyNotify)call_free,
-                                g_get_monotonic_time() + CPFS_DRIVER_BUDGET_US)) {
-        /* The worker owns the call now, and frees it when libvirt answers. */
-        connection_hung(drv, call->c, what);
+                                deadline)) {
+        /* The worker owns the call now, and frees it when libvirt answers:
+         * C serves only to compare from here on.  A call that had only
+         * what the wait left of its budget did not show a hang. */
+        if (!waited)
+            connection_hung(drv, c, what);
+        else
+            cpfs_error("%s: libvirt at %s did not answer within the budget left after "
+                       "connecting", what, drv->uri);
         return CPFS_DRIVER_CUT_OFF;
     }
     return 0;

@@ -8,6 +8,7 @@
 #include <libvirt/virterror.h>
 
 #include "driver/driver.h"
+#include "driver/events.h"
 #include "driver/handles.h"
 #include "driver/runner.h"
 
@@ -29,19 +30,22 @@ void cpfs_connection_unref(CpfsConnection *c);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(CpfsConnection, cpfs_connection_unref)
 
 typedef enum {
+    CPFS_CONN_NEW,    /* never connected: its first attempt is pending */
     CPFS_CONN_UP,     /* answering */
     CPFS_CONN_HUNG,   /* a call outlived its budget: calls fail at once */
-    CPFS_CONN_DOWN,   /* lost; the monitor thread reconnects */
+    CPFS_CONN_DOWN,   /* lost, or an attempt failed; the monitor thread retries */
 } CpfsConnState;
 
 struct _CpfsDriver {
     char *uri;
     gboolean readonly;
     /* In-process drivers (test:///) cannot hang on a daemon: their calls
-     * run on the caller's thread, with no worker hand-off. */
+     * run on the caller's thread, with no worker hand-off.  Learnt at the
+     * first connection, before the state first becomes UP. */
     gboolean in_process;
     guint64 calls;
-    CpfsRunner *runner;
+    CpfsRunner *runner;        /* this driver's own: never shared */
+    CpfsEventGate *gate;       /* how domain events reach this driver */
 
     /* Lock order: lock, then a runner's or a handle cache's lock (leaves);
      * lock is never held across a libvirt call (connection.c). */
@@ -50,16 +54,19 @@ struct _CpfsDriver {
     CpfsConnection *live;      /* NULL while DOWN */
     CpfsConnection *lost;      /* for the monitor thread to let go of */
     CpfsConnState state;
+    gboolean connected_once;   /* state was UP at least once */
+    gboolean attempting;       /* the monitor is opening a connection */
+    gboolean opening;          /* an open job is out, even one given up on */
+    char *last_error;          /* one line, or NULL */
     guint64 epoch;             /* bumped when a connection is made or lost */
     gboolean probing;          /* a probe of a HUNG connection is out */
     gboolean came_back;        /* the monitor owes a reconnected call */
     int lifecycle_id;          /* domain event callback on live, or -1 */
     gboolean stopping;
-    int threads_done;
+    gboolean monitor_done;     /* the monitor thread has left its loop */
 
-    GThread *event_thread;     /* libvirt's event loop: events, close callbacks */
-    gint event_quit;
-    GThread *monitor_thread;   /* reconnects and probes */
+    GThread *monitor_thread;   /* connects, reconnects and probes */
+    gboolean failing;          /* the monitor's: a failure streak is logged */
     gboolean abandoned;        /* a thread or job would not stop: never free */
     CpfsDomainEventFunc event_func;
     CpfsReconnectedFunc reconnected_func;
@@ -125,6 +132,16 @@ int cpfs_driver_lookup_domain(CpfsConnection *c, const char *domain, virDomainPt
 int cpfs_driver_lookup_checkpoint(CpfsConnection *c, virDomainPtr dom, const char *domain,
                                   const char *name, gboolean absent_ok,
                                   virDomainCheckpointPtr *cp);
+
+/* Whether CONN's driver runs inside this process (it has no keepalive);
+ * for a daemon's connection this also makes sure keepalive is off. */
+gboolean cpfs_driver_runs_in_process(CpfsDriver *drv, virConnectPtr conn);
+
+/* Records MESSAGE (on one line) as the last libvirt error met on DRV;
+ * call without drv->lock. */
+void cpfs_driver_set_error(CpfsDriver *drv, const char *message);
+/* The same, with drv->lock held. */
+void cpfs_driver_set_error_locked(CpfsDriver *drv, const char *message);
 
 /* Declares C lost (from a close callback or a failed call). */
 void cpfs_driver_connection_lost(CpfsDriver *drv, CpfsConnection *c, const char *why);

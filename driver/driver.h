@@ -16,6 +16,15 @@ typedef struct _CpfsDriver CpfsDriver;
  * daemonizing.  On failure returns NULL and sets *error to a one-line
  * message naming the cause. */
 CpfsDriver *cpfs_driver_open(const char *uri, gboolean readonly, char **error);
+/* A driver for URI (not NULL) that connects in the background: no libvirt
+ * call on this thread.  Its monitor thread (cpfs_driver_watch_domains)
+ * makes the first attempt, then retries with backoff (0.1 s doubling to
+ * 2 s) while it fails.  Calls made before the first attempt's outcome wait
+ * for it within their budget; while DOWN they fail with -EIO at once. */
+CpfsDriver *cpfs_driver_new(const char *uri, gboolean readonly);
+/* Stops the driver (cpfs_driver_unwatch) and frees it, whatever its state,
+ * while other drivers go on; one stuck in libvirt is left to the process's
+ * exit instead.  Not from a callback of the driver's own. */
 void cpfs_driver_free(CpfsDriver *drv);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(CpfsDriver, cpfs_driver_free)
 
@@ -29,20 +38,40 @@ typedef enum {
 typedef void (*CpfsDomainEventFunc)(const char *domain, CpfsDomainEvent event, void *opaque);
 typedef void (*CpfsReconnectedFunc)(void *opaque);
 
-/* Starts the event thread (domain lifecycle events to FUNC, close callbacks)
- * and the monitor thread (reconnects when libvirt goes away, probes it when
- * it hangs); RECONNECTED runs after libvirt came back either way.  Call
- * after daemonizing: threads do not survive fork.  There are no checkpoint
- * events in libvirt. */
+/* Takes a reference on the process's one libvirt event thread (domain
+ * lifecycle events to FUNC, close callbacks) and starts this driver's
+ * monitor thread (connects a new driver, reconnects when libvirt goes away,
+ * probes it when it hangs); RECONNECTED runs after each new connection,
+ * the first of a cpfs_driver_new driver included, since what happened
+ * before is unknown.  FUNC and RECONNECTED run on those threads: they must
+ * not make libvirt calls nor wait for locks held across one, and never
+ * free a driver.  Call after daemonizing: threads do not survive fork.
+ * There are no checkpoint events in libvirt. */
 int cpfs_driver_watch_domains(CpfsDriver *drv, CpfsDomainEventFunc func,
                               CpfsReconnectedFunc reconnected, void *opaque);
-/* Stops both threads, if running. */
+/* Stops the monitor thread, if running, and ends FUNC's calls (waiting for
+ * one under way); drops the event thread's reference, which stops it when
+ * no other driver watches. */
 void cpfs_driver_unwatch(CpfsDriver *drv);
 
-/* The URI libvirt actually connected to. */
+/* The URI libvirt actually connected to (cpfs_driver_open), or the one
+ * given (cpfs_driver_new). */
 const char *cpfs_driver_uri(CpfsDriver *drv);
 /* How many libvirt API calls the driver has made so far. */
 guint64 cpfs_driver_calls(CpfsDriver *drv);
+
+typedef enum {
+    CPFS_DRIVER_CONNECTED,   /* libvirt answers */
+    CPFS_DRIVER_CONNECTING,  /* a connection attempt is under way, or due first */
+    CPFS_DRIVER_DOWN,        /* the last attempt failed, the connection was lost,
+                              * or libvirt does not answer (hung) */
+} CpfsDriverState;
+
+/* DRV's state; with LAST_ERROR (may be NULL), also the last libvirt error
+ * met on it, on one line (NULL when none; the caller frees it): a failed
+ * connection attempt or call, a hang, a lost connection's reason.  It
+ * stays after the driver connects again. */
+CpfsDriverState cpfs_driver_state(CpfsDriver *drv, char **last_error);
 /* Waits until libvirt answers again or DEADLINE (monotonic) passes. */
 gboolean cpfs_driver_wait_up(CpfsDriver *drv, gint64 deadline);
 

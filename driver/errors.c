@@ -102,6 +102,7 @@ fail_va(CpfsConnection *c, CpfsErrorContext ctx, const char *fmt, va_list ap)
     int errnum;
 
     virResetLastError();
+    cpfs_driver_set_error(c->drv, message);
 
     if (!c->drv->in_process && virConnectIsAlive(c->conn) == 0) {
         cpfs_error("%s: %s (libvirt connection lost)", what, message);

@@ -1,62 +1,34 @@
-/* The driver's two threads, libvirt's event loop and the monitor that
- * reconnects and probes (see the thread model in connection.c), and the
- * driver's end. */
+/* The driver's monitor thread, which connects, reconnects and probes (see
+ * the thread model in connection.c), and the driver's end. */
 #include "driver/connection.h"
 #include "util/log.h"
 
-#include <pthread.h>
-#include <signal.h>
-
-/* How long the monitor waits for a reconnection or a probe to answer. */
+/* How long the monitor waits for a connection attempt or a probe to answer. */
 #define MONITOR_BUDGET_US (G_USEC_PER_SEC * 4)
 /* How often a HUNG connection is probed. */
 #define PROBE_INTERVAL_US (G_USEC_PER_SEC / 2)
+/* How long stopping a driver waits for its monitor and callbacks. */
+#define STOP_BUDGET_US (G_USEC_PER_SEC * 3)
 
-/* Starts a thread that never takes SIGINT or SIGTERM: those must reach the
- * FUSE loop's thread, which unmounts. */
-static GThread *
-thread_new_without_signals(const char *name, GThreadFunc func, gpointer data)
-{
-    sigset_t all, old;
-    GThread *thread;
-
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    thread = g_thread_new(name, func, data);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    return thread;
-}
-
-static void
-thread_done(CpfsDriver *drv)
-{
-    g_mutex_lock(&drv->lock);
-    drv->threads_done++;
-    g_cond_broadcast(&drv->changed);
-    g_mutex_unlock(&drv->lock);
-}
-
-static gpointer
-event_loop(gpointer data)
-{
-    CpfsDriver *drv = data;
-
-    while (!g_atomic_int_get(&drv->event_quit)) {
-        if (virEventRunDefaultImpl() < 0) {
-            cpfs_error("libvirt event loop: %s", virGetLastErrorMessage());
-            break;
-        }
-    }
-    thread_done(drv);
-    return NULL;
-}
-
-/* A reconnection: opened and set up on a worker. */
+/* A connection attempt: opened and set up on a worker. */
 typedef struct {
     CpfsDriver *drv;
     CpfsConnection *result;  /* NULL on failure */
+    char *error;             /* libvirt's message, on failure */
+    gboolean in_process;
     int lifecycle_id;
 } OpenJob;
+
+static gboolean
+stopping(CpfsDriver *drv)
+{
+    gboolean stop;
+
+    g_mutex_lock(&drv->lock);
+    stop = drv->stopping;
+    g_mutex_unlock(&drv->lock);
+    return stop;
+}
 
 static void
 open_job_run(gpointer data)
@@ -67,25 +39,60 @@ open_job_run(gpointer data)
                                                  : virConnectOpen(drv->uri));
 
     if (!conn) {
-        cpfs_debug("reconnect to %s failed: %s", drv->uri, virGetLastErrorMessage());
+        const char *msg = virGetLastErrorMessage();
+
+        job->error = g_strdup(msg ? msg : "unknown libvirt error");
+        cpfs_debug("connecting to %s failed: %s", drv->uri, job->error);
         virResetLastError();
         return;
     }
+    /* Answered after the driver began to stop: nobody wants it now. */
+    if (stopping(drv)) {
+        CALL(drv, virConnectClose(conn));
+        return;
+    }
     /* Keepalive stays off (see connection.c). */
-    if (CALL(drv, virConnectSetKeepAlive(conn, -1, 0)) < 0)
-        virResetLastError();
+    job->in_process = cpfs_driver_runs_in_process(drv, conn);
     job->result = cpfs_connection_new(drv, conn);
     job->lifecycle_id = cpfs_connection_setup(job->result, drv->event_func != NULL);
 }
 
+/* Frees JOB: the monitor's, or the worker's when the monitor gave up on
+ * it (then the driver is still alive: freeing it waits for workers). */
 static void
 open_job_free(gpointer data)
 {
     OpenJob *job = data;
+    CpfsDriver *drv = job->drv;
 
     /* Opened too late for the monitor, which has moved on. */
     cpfs_connection_unref(job->result);
+    g_free(job->error);
     g_free(job);
+    g_mutex_lock(&drv->lock);
+    drv->opening = FALSE;
+    g_cond_broadcast(&drv->changed);
+    g_mutex_unlock(&drv->lock);
+}
+
+/* The attempt failed with ERROR (NULL: the driver is stopping). */
+static void
+connect_failed(CpfsDriver *drv, const char *error)
+{
+    g_mutex_lock(&drv->lock);
+    drv->attempting = FALSE;
+    if (error) {
+        cpfs_driver_set_error_locked(drv, error);
+        /* Calls waiting for the first attempt fail now. */
+        if (drv->state == CPFS_CONN_NEW)
+            drv->state = CPFS_CONN_DOWN;
+    }
+    g_cond_broadcast(&drv->changed);
+    g_mutex_unlock(&drv->lock);
+    /* One line per failure streak: retries every 2 s would flood the log. */
+    if (error && !drv->failing)
+        cpfs_error("cannot connect to libvirt at %s: %s; retrying", drv->uri, error);
+    drv->failing = drv->failing || error;
 }
 
 /* Opens a new connection and makes it the live one.  Call without
@@ -94,17 +101,30 @@ static gboolean
 reconnect(CpfsDriver *drv)
 {
     OpenJob *job = g_new0(OpenJob, 1);
+    gboolean first;
 
     job->drv = drv;
     job->lifecycle_id = -1;
-    if (!cpfs_runner_run(drv->runner, open_job_run, job, open_job_free,
-                         g_get_monotonic_time() + MONITOR_BUDGET_US))
+    /* unwatch cancels the wait: an attempt that hangs must not keep it. */
+    if (!cpfs_runner_run_cancellable(drv->runner, open_job_run, job, open_job_free,
+                                     g_get_monotonic_time() + MONITOR_BUDGET_US)) {
+        g_autofree char *late = g_strdup_printf("no answer within %.1f s",
+                                                MONITOR_BUDGET_US / 1e6);
+
+        connect_failed(drv, stopping(drv) ? NULL : late);
         return FALSE;
+    }
     if (!job->result) {
+        connect_failed(drv, job->error);
         open_job_free(job);
         return FALSE;
     }
     g_mutex_lock(&drv->lock);
+    first = !drv->connected_once;
+    if (first)
+        drv->in_process = job->in_process;
+    drv->connected_once = TRUE;
+    drv->attempting = FALSE;
     drv->live = g_steal_pointer(&job->result);
     drv->epoch++;
     drv->lifecycle_id = job->lifecycle_id;
@@ -113,7 +133,8 @@ reconnect(CpfsDriver *drv)
     g_cond_broadcast(&drv->changed);
     g_mutex_unlock(&drv->lock);
     open_job_free(job);
-    cpfs_info("reconnected to libvirt at %s", drv->uri);
+    drv->failing = FALSE;
+    cpfs_info("%s to libvirt at %s", first ? "connected" : "reconnected", drv->uri);
     return TRUE;
 }
 
@@ -176,11 +197,21 @@ monitor_step(CpfsDriver *drv, gint64 *backoff)
         }
         g_cond_wait_until(&drv->changed, &drv->lock, g_get_monotonic_time() + PROBE_INTERVAL_US);
         return;
+    } else if (drv->opening) {
+        /* An attempt given up on still hangs: one at a time, or a host
+         * that never answers would pile up workers. */
+        g_cond_wait_until(&drv->changed, &drv->lock, g_get_monotonic_time() + *backoff);
+        return;
     } else {
+        /* NEW or DOWN: an attempt now, the next after the backoff. */
+        drv->attempting = TRUE;
+        drv->opening = TRUE;
         g_mutex_unlock(&drv->lock);
         if (!reconnect(drv)) {
             g_mutex_lock(&drv->lock);
-            g_cond_wait_until(&drv->changed, &drv->lock, g_get_monotonic_time() + *backoff);
+            if (!drv->stopping)
+                g_cond_wait_until(&drv->changed, &drv->lock,
+                                  g_get_monotonic_time() + *backoff);
             *backoff = MIN(*backoff * 2, 2 * G_USEC_PER_SEC);
             return;
         }
@@ -188,8 +219,8 @@ monitor_step(CpfsDriver *drv, gint64 *backoff)
     g_mutex_lock(&drv->lock);
 }
 
-/* Lets go of lost connections, reconnects with backoff from 0.1 s to 2 s,
- * and probes a hung connection until it answers. */
+/* Lets go of lost connections, connects and reconnects with backoff from
+ * 0.1 s to 2 s, and probes a hung connection until it answers. */
 static gpointer
 monitor_loop(gpointer data)
 {
@@ -199,8 +230,9 @@ monitor_loop(gpointer data)
     g_mutex_lock(&drv->lock);
     while (!drv->stopping)
         monitor_step(drv, &backoff);
+    drv->monitor_done = TRUE;
+    g_cond_broadcast(&drv->changed);
     g_mutex_unlock(&drv->lock);
-    thread_done(drv);
     return NULL;
 }
 
@@ -223,25 +255,32 @@ int
 cpfs_driver_watch_domains(CpfsDriver *drv, CpfsDomainEventFunc func,
                           CpfsReconnectedFunc reconnected, void *opaque)
 {
-    RegisterCall *reg = g_new0(RegisterCall, 1);
-    int id;
+    RegisterCall *reg;
+    gboolean up;
 
+    /* Before the monitor starts: it registers on every connection it makes. */
     drv->event_func = func;
     drv->reconnected_func = reconnected;
     drv->event_opaque = opaque;
-    drv->event_thread = thread_new_without_signals("libvirt-events", event_loop, drv);
-    drv->monitor_thread = thread_new_without_signals("libvirt-monitor", monitor_loop, drv);
-    reg->base.run = register_run;
-    reg->id = -1;
-    /* Its id stays unknown if libvirt does not answer in time; the monitor
-     * registers again on every new connection. */
-    if (cpfs_driver_call_keep(drv, &reg->base, "register for domain events") == 0) {
-        id = reg->id;
-        g_mutex_lock(&drv->lock);
-        drv->lifecycle_id = id;
-        g_mutex_unlock(&drv->lock);
-        cpfs_driver_call_done(&reg->base);
+    cpfs_events_ref();
+    g_mutex_lock(&drv->lock);
+    up = drv->state == CPFS_CONN_UP;
+    g_mutex_unlock(&drv->lock);
+    /* A connection opened by cpfs_driver_open has no registration yet; it
+     * is made before the monitor runs, which could replace the connection.
+     * Its id stays unknown if libvirt does not answer in time. */
+    if (up) {
+        reg = g_new0(RegisterCall, 1);
+        reg->base.run = register_run;
+        reg->id = -1;
+        if (cpfs_driver_call_keep(drv, &reg->base, "register for domain events") == 0) {
+            g_mutex_lock(&drv->lock);
+            drv->lifecycle_id = reg->id;
+            g_mutex_unlock(&drv->lock);
+            cpfs_driver_call_done(&reg->base);
+        }
     }
+    drv->monitor_thread = cpfs_thread_new_without_signals("libvirt-monitor", monitor_loop, drv);
     return 0;
 }
 
@@ -259,33 +298,26 @@ cpfs_driver_wait_up(CpfsDriver *drv, gint64 deadline)
     return up;
 }
 
-static void
-wake_event_loop(int timer, void *opaque G_GNUC_UNUSED)
-{
-    virEventRemoveTimeout(timer);
-}
-
-/* Waits up to 3 s for both threads; FALSE when one would not stop (stuck in
- * a call to a hung libvirtd, or telling a kernel that waits for the FUSE
- * threads, which are gone): unmounting must not wait for that. */
+/* Waits up to 3 s for the monitor; FALSE when it would not stop (stuck in
+ * a call to a hung libvirtd, or in RECONNECTED telling a kernel that waits
+ * for the FUSE threads, which are gone): unmounting must not wait for that. */
 static gboolean
-join_threads(CpfsDriver *drv)
+join_monitor(CpfsDriver *drv)
 {
-    gint64 deadline = g_get_monotonic_time() + 3 * G_USEC_PER_SEC;
+    gint64 deadline = g_get_monotonic_time() + STOP_BUDGET_US;
     gboolean done;
 
     g_mutex_lock(&drv->lock);
-    while (drv->threads_done < 2 && g_cond_wait_until(&drv->changed, &drv->lock, deadline))
+    while (!drv->monitor_done && g_cond_wait_until(&drv->changed, &drv->lock, deadline))
         ;
-    done = drv->threads_done >= 2;
+    done = drv->monitor_done;
     g_mutex_unlock(&drv->lock);
     if (done) {
         g_thread_join(g_steal_pointer(&drv->monitor_thread));
-        g_thread_join(g_steal_pointer(&drv->event_thread));
     } else {
-        cpfs_warn("a libvirt thread did not stop within 3 s; exiting without it");
+        cpfs_warn("the libvirt monitor of %s did not stop within 3 s; going on without it",
+                  drv->uri);
         g_thread_unref(g_steal_pointer(&drv->monitor_thread));
-        g_thread_unref(g_steal_pointer(&drv->event_thread));
     }
     return done;
 }
@@ -309,11 +341,18 @@ cpfs_driver_unwatch(CpfsDriver *drv)
     DeregisterCall *dereg;
     int id;
 
-    if (!drv->event_thread)
+    if (!drv->monitor_thread)
         return;
     g_mutex_lock(&drv->lock);
     drv->stopping = TRUE;
     g_cond_broadcast(&drv->changed);
+    g_mutex_unlock(&drv->lock);
+    /* A connection attempt that hangs is left to its worker. */
+    cpfs_runner_cancel(drv->runner);
+    if (!join_monitor(drv))
+        drv->abandoned = TRUE;
+    /* The monitor is gone: no connection and no registration comes now. */
+    g_mutex_lock(&drv->lock);
     id = drv->lifecycle_id;
     drv->lifecycle_id = -1;
     g_mutex_unlock(&drv->lock);
@@ -323,11 +362,12 @@ cpfs_driver_unwatch(CpfsDriver *drv)
         dereg->id = id;
         cpfs_driver_call(drv, &dereg->base, "deregister domain events");
     }
-    g_atomic_int_set(&drv->event_quit, 1);
-    /* A timer that fires at once makes the loop return and see the flag. */
-    virEventAddTimeout(0, wake_event_loop, NULL, NULL);
-    if (!join_threads(drv))
+    /* An event under way may still be delivered after deregistering. */
+    if (!cpfs_event_gate_close(drv->gate, g_get_monotonic_time() + STOP_BUDGET_US)) {
+        cpfs_warn("a domain event callback of %s did not return within 3 s", drv->uri);
         drv->abandoned = TRUE;
+    }
+    cpfs_events_unref();
 }
 
 void
@@ -345,8 +385,13 @@ cpfs_driver_free(CpfsDriver *drv)
         drv->live = NULL;
     cpfs_connection_unref(drv->live);
     cpfs_connection_unref(drv->lost);
+    /* libvirt may keep the gate a while longer (registrations of closed
+     * connections); closed, it leads nowhere. */
+    cpfs_event_gate_close(drv->gate, g_get_monotonic_time());
+    cpfs_event_gate_unref(drv->gate);
     g_mutex_clear(&drv->lock);
     g_cond_clear(&drv->changed);
+    g_free(drv->last_error);
     g_free(drv->uri);
     g_free(drv);
 }

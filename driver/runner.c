@@ -22,6 +22,7 @@ struct _CpfsRunner {
     guint queued;         /* tasks pushed and not yet taken */
     guint busy;           /* tasks taken by a worker and not finished */
     guint workers;
+    gboolean cancelled;   /* cancellable waits end at once */
 };
 
 typedef struct {
@@ -131,13 +132,23 @@ cpfs_runner_free(CpfsRunner *runner)
     return TRUE;
 }
 
-gboolean
-cpfs_runner_run(CpfsRunner *runner, CpfsJobFunc func, gpointer job, GDestroyNotify job_free,
-                gint64 deadline)
+/* cpfs_runner_run, cancellable or not. */
+static gboolean
+run(CpfsRunner *runner, CpfsJobFunc func, gpointer job, GDestroyNotify job_free,
+    gint64 deadline, gboolean cancellable)
 {
-    Task *task = g_new0(Task, 1);
+    Task *task;
     gboolean finished;
 
+    g_mutex_lock(&runner->lock);
+    finished = cancellable && runner->cancelled;
+    g_mutex_unlock(&runner->lock);
+    if (finished) {
+        /* Never started: not worth a worker. */
+        job_free(job);
+        return FALSE;
+    }
+    task = g_new0(Task, 1);
     task->func = func;
     task->job = job;
     task->job_free = job_free;
@@ -146,7 +157,8 @@ cpfs_runner_run(CpfsRunner *runner, CpfsJobFunc func, gpointer job, GDestroyNoti
         worker_start(runner);
     runner->queued++;
     g_async_queue_push(runner->tasks, task);
-    while (!task->done && g_cond_wait_until(&runner->done_cond, &runner->lock, deadline))
+    while (!task->done && !(cancellable && runner->cancelled) &&
+           g_cond_wait_until(&runner->done_cond, &runner->lock, deadline))
         ;
     finished = task->done;
     if (!finished)
@@ -155,4 +167,27 @@ cpfs_runner_run(CpfsRunner *runner, CpfsJobFunc func, gpointer job, GDestroyNoti
     if (finished)
         g_free(task);
     return finished;
+}
+
+gboolean
+cpfs_runner_run(CpfsRunner *runner, CpfsJobFunc func, gpointer job, GDestroyNotify job_free,
+                gint64 deadline)
+{
+    return run(runner, func, job, job_free, deadline, FALSE);
+}
+
+gboolean
+cpfs_runner_run_cancellable(CpfsRunner *runner, CpfsJobFunc func, gpointer job,
+                            GDestroyNotify job_free, gint64 deadline)
+{
+    return run(runner, func, job, job_free, deadline, TRUE);
+}
+
+void
+cpfs_runner_cancel(CpfsRunner *runner)
+{
+    g_mutex_lock(&runner->lock);
+    runner->cancelled = TRUE;
+    g_cond_broadcast(&runner->done_cond);
+    g_mutex_unlock(&runner->lock);
 }

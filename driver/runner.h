@@ -19,3 +19,11 @@ gboolean cpfs_runner_free(CpfsRunner *runner);
  * once FUNC returns. */
 gboolean cpfs_runner_run(CpfsRunner *runner, CpfsJobFunc func, gpointer job,
                          GDestroyNotify job_free, gint64 deadline);
+/* cpfs_runner_run that also gives up (FALSE) once cpfs_runner_cancel was
+ * called, before or during the wait. */
+gboolean cpfs_runner_run_cancellable(CpfsRunner *runner, CpfsJobFunc func, gpointer job,
+                                     GDestroyNotify job_free, gint64 deadline);
+/* Ends every wait of cpfs_runner_run_cancellable, now and from then on:
+ * the driver is stopping, and its monitor must not wait for a connection
+ * attempt that hangs. */
+void cpfs_runner_cancel(CpfsRunner *runner);

@@ -50,8 +50,8 @@ cpfs_fs_fill_common(CpfsFs *fs, struct stat *st, guint64 ino, gboolean is_dir)
 }
 
 int
-cpfs_fs_checkpoint_attr(CpfsFs *fs, const CpfsNodeId *id, CpfsCheckpointTree *tree,
-                        guint64 ino, struct stat *st)
+cpfs_fs_checkpoint_attr(CpfsFs *fs, CpfsHost *host, const CpfsNodeId *id,
+                        CpfsCheckpointTree *tree, guint64 ino, struct stat *st)
 {
     CpfsCheckpoint *cp = cpfs_fs_checkpoint_of(tree, id);
     gboolean is_dir = id->kind == CPFS_NODE_CHECKPOINT;
@@ -71,7 +71,7 @@ cpfs_fs_checkpoint_attr(CpfsFs *fs, const CpfsNodeId *id, CpfsCheckpointTree *tr
         if (cp->doc_version != id->doc_version && ino != CPFS_INO_UNKNOWN)
             size = cpfs_pages_told_size(fs->inodes, ino);
         if (size < 0)
-            rc = cpfs_view_checkpoint_xml_size(fs->view, id->domain, cp, &size);
+            rc = cpfs_view_checkpoint_xml_size(host->view, id->domain, cp, &size);
         if (rc < 0)
             return rc;
         st->st_size = size;
@@ -80,10 +80,10 @@ cpfs_fs_checkpoint_attr(CpfsFs *fs, const CpfsNodeId *id, CpfsCheckpointTree *tr
     return 0;
 }
 
-/* Attributes of a domain directory or its xml, from TREE. */
+/* Attributes of a domain directory or its xml of HOST, from TREE. */
 static int
-domain_attr(CpfsFs *fs, const CpfsNodeId *id, CpfsCheckpointTree *tree, guint64 ino,
-            struct stat *st)
+domain_attr(CpfsFs *fs, CpfsHost *host, const CpfsNodeId *id, CpfsCheckpointTree *tree,
+            guint64 ino, struct stat *st)
 {
     gint64 newest = cpfs_checkpoint_tree_newest(tree);
     gint64 size;
@@ -95,50 +95,71 @@ domain_attr(CpfsFs *fs, const CpfsNodeId *id, CpfsCheckpointTree *tree, guint64 
         st->st_nlink = 2 + cpfs_checkpoint_tree_children(tree, NULL)->len;
         return 0;
     }
-    if ((rc = cpfs_view_domain_xml_size(fs->view, id->domain, &size)) < 0)
+    if ((rc = cpfs_view_domain_xml_size(host->view, id->domain, &size)) < 0)
         return rc;
     st->st_size = size;
     st->st_blocks = (size + 511) / 512;
     return 0;
 }
 
+/* Attributes of node ID of HOST. */
 static int
-node_attr(CpfsFs *fs, const CpfsNodeId *id, guint64 ino, struct stat *st)
+host_node_attr(CpfsFs *fs, CpfsHost *host, const CpfsNodeId *id, guint64 ino,
+               struct stat *st)
 {
     g_autoptr(CpfsDomainList) domains = NULL;
     g_autoptr(CpfsCheckpointTree) tree = NULL;
     int rc;
 
-    if (id->kind == CPFS_NODE_ROOT) {
-        /* The root stays stat-able while libvirt is unreachable, so that
-         * the mount itself never looks broken; only its link count needs
-         * the domain list. */
+    if (cpfs_fs_is_host_dir(fs, id)) {
+        /* A host's directory stays stat-able while its libvirt is
+         * unreachable, so that the mount never looks broken; only its link
+         * count needs the domain list. */
         cpfs_fs_fill_common(fs, st, ino, TRUE);
-        if (cpfs_view_domains(fs->view, &domains) == 0)
+        if (cpfs_view_domains(host->view, &domains) == 0)
             st->st_nlink = 2 + cpfs_domain_list_names(domains)->len;
         cpfs_fs_fill_times(st, fs->mount_time);
         return 0;
     }
 
-    if ((rc = cpfs_view_domains(fs->view, &domains)) < 0)
+    if ((rc = cpfs_view_domains(host->view, &domains)) < 0)
         return rc;
     if (!cpfs_domain_list_contains(domains, id->domain))
         return -ENOENT;
-    if ((rc = cpfs_view_checkpoints(fs->view, id->domain, &tree)) < 0)
+    if ((rc = cpfs_view_checkpoints(host->view, id->domain, &tree)) < 0)
         return rc;
     if (id->kind == CPFS_NODE_DOMAIN || id->kind == CPFS_NODE_DOMAIN_XML)
-        return domain_attr(fs, id, tree, ino, st);
+        return domain_attr(fs, host, id, tree, ino, st);
     if (id->kind == CPFS_NODE_CHECKPOINT_IMAGE && !cpfs_fs_checkpoint_of(tree, id))
         return -ENOENT;
     if (id->kind == CPFS_NODE_DOMAIN_IMAGE || id->kind == CPFS_NODE_CHECKPOINT_IMAGE)
-        return cpfs_fs_image_attr(fs, id, ino, st);
-    return cpfs_fs_checkpoint_attr(fs, id, tree, ino, st);
+        return cpfs_fs_image_attr(fs, host, id, ino, st);
+    return cpfs_fs_checkpoint_attr(fs, host, id, tree, ino, st);
+}
+
+static int
+node_attr(CpfsFs *fs, const CpfsNodeId *id, guint64 ino, struct stat *st)
+{
+    g_autoptr(CpfsHost) host = NULL;
+    int rc;
+
+    if (cpfs_fs_lists_hosts(fs, id)) {
+        cpfs_fs_fleet_root_attr(fs, ino, st);
+        return 0;
+    }
+    if (!(host = cpfs_fs_host(fs, id)))
+        return -ENOENT;  /* a reload removed its host */
+    rc = host_node_attr(fs, host, id, ino, st);
+    if (rc == 0 && host->readonly)
+        st->st_mode &= ~0222;
+    return rc;
 }
 
 /* Which node NAME is inside directory PARENT: 0, -ENOENT or -ENOTDIR. */
 static int
 resolve_child(CpfsFs *fs, const CpfsNodeId *parent, const char *name, CpfsNodeId *child)
 {
+    g_autoptr(CpfsHost) host = NULL;
     g_autoptr(CpfsDomainList) domains = NULL;
     g_autoptr(CpfsCheckpointTree) tree = NULL;
     CpfsCheckpoint *at = NULL;
@@ -147,13 +168,17 @@ resolve_child(CpfsFs *fs, const CpfsNodeId *parent, const char *name, CpfsNodeId
 
     if (!cpfs_node_is_dir(parent->kind))
         return -ENOTDIR;
-    if ((rc = cpfs_view_domains(fs->view, &domains)) < 0)
+    if (cpfs_fs_lists_hosts(fs, parent))
+        return cpfs_fs_host_child(fs, name, child);
+    if (!(host = cpfs_fs_host(fs, parent)))
+        return -ENOENT;
+    if ((rc = cpfs_view_domains(host->view, &domains)) < 0)
         return rc;
 
-    if (parent->kind == CPFS_NODE_ROOT) {
+    if (cpfs_fs_is_host_dir(fs, parent)) {
         if (!cpfs_domain_list_contains(domains, name))
             return -ENOENT;
-        CpfsNodeId dom = cpfs_node_id_domain(name);
+        CpfsNodeId dom = cpfs_node_id_domain(parent->host, name);
 
         cpfs_node_id_copy(child, &dom);
         return 0;
@@ -161,7 +186,7 @@ resolve_child(CpfsFs *fs, const CpfsNodeId *parent, const char *name, CpfsNodeId
 
     if (!cpfs_domain_list_contains(domains, parent->domain))
         return -ENOENT;
-    if ((rc = cpfs_view_checkpoints(fs->view, parent->domain, &tree)) < 0)
+    if ((rc = cpfs_view_checkpoints(host->view, parent->domain, &tree)) < 0)
         return rc;
     if (parent->kind == CPFS_NODE_CHECKPOINT) {
         at = cpfs_fs_checkpoint_of(tree, parent);
@@ -170,20 +195,22 @@ resolve_child(CpfsFs *fs, const CpfsNodeId *parent, const char *name, CpfsNodeId
     }
 
     if (strcmp(name, CPFS_XML_NAME) == 0) {
-        CpfsNodeId xml = at ? cpfs_node_id_checkpoint_xml(parent->domain, parent->checkpoint,
-                                                          at->serial, at->doc_version)
-                            : cpfs_node_id_domain_xml(parent->domain);
+        CpfsNodeId xml = at ? cpfs_node_id_checkpoint_xml(parent->host, parent->domain,
+                                                          parent->checkpoint, at->serial,
+                                                          at->doc_version)
+                            : cpfs_node_id_domain_xml(parent->host, parent->domain);
 
         cpfs_node_id_copy(child, &xml);
         return 0;
     }
-    if ((rc = cpfs_fs_image_child(fs, parent, at, name, child)) != 0)
+    if ((rc = cpfs_fs_image_child(host, parent, at, name, child)) != 0)
         return rc < 0 ? rc : 0;
     found = cpfs_checkpoint_tree_child(tree, at, name);
     if (!found)
         return -ENOENT;
     {
-        CpfsNodeId cp = cpfs_node_id_checkpoint(parent->domain, name, found->serial);
+        CpfsNodeId cp = cpfs_node_id_checkpoint(parent->host, parent->domain, name,
+                                                found->serial);
 
         cpfs_node_id_copy(child, &cp);
     }
@@ -352,12 +379,16 @@ void
 cpfs_op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 {
     g_auto(CpfsNodeId) id = { 0 };
+    g_autoptr(CpfsHost) host = NULL;
 
     if (!cpfs_fs_get_node(req, ino, &id))
         return;
     if (mask & W_OK) {
-        if (cpfs_fs_of(req)->readonly)
+        host = cpfs_fs_host(cpfs_fs_of(req), &id);
+        if (cpfs_fs_of(req)->readonly || (host && host->readonly))
             fuse_reply_err(req, EROFS);
+        else if (!host)
+            fuse_reply_err(req, EACCES);  /* the root of hosts: nothing is made there */
         else if (!cpfs_node_is_dir(id.kind))
             fuse_reply_err(req, EACCES);
         else

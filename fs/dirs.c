@@ -15,6 +15,7 @@ typedef struct {
     CpfsNodeId dir;
     GArray *entries;           /* DirEntry; [0] is ".", [1] is ".." */
     CpfsCheckpointTree *tree;  /* the tree the entries came from, or NULL */
+    CpfsHost *host;            /* the host of the tree, referenced with it */
     gboolean fresh;            /* built by opendir, not yet read from 0 */
 } DirHandle;
 
@@ -30,6 +31,7 @@ dir_listing_clear(DirHandle *dh)
 {
     g_clear_pointer(&dh->entries, g_array_unref);
     g_clear_pointer(&dh->tree, cpfs_checkpoint_tree_unref);
+    g_clear_pointer(&dh->host, cpfs_host_unref);
 }
 
 static void
@@ -49,17 +51,32 @@ add_dir_entry(GArray *entries, const char *name, const CpfsNodeId *id)
     g_array_append_val(entries, e);
 }
 
-/* The root's entries: itself, and a domain directory per domain. */
+/* A host directory's entries: itself, and a directory per domain. */
 static void
-list_root(DirHandle *dh, CpfsDomainList *domains)
+list_domains(DirHandle *dh, CpfsDomainList *domains)
 {
     GPtrArray *names = cpfs_domain_list_names(domains);
     CpfsNodeId root = cpfs_node_id_root();
 
-    add_dir_entry(dh->entries, ".", &root);
+    add_dir_entry(dh->entries, ".", &dh->dir);
     add_dir_entry(dh->entries, "..", &root);
     for (guint i = 0; i < names->len; i++) {
-        CpfsNodeId id = cpfs_node_id_domain(names->pdata[i]);
+        CpfsNodeId id = cpfs_node_id_domain(dh->dir.host, names->pdata[i]);
+
+        add_dir_entry(dh->entries, names->pdata[i], &id);
+    }
+}
+
+/* The root's entries of a hosts file's mount: a directory per host. */
+static void
+list_hosts(CpfsFs *fs, DirHandle *dh)
+{
+    g_autoptr(GPtrArray) names = cpfs_fleet_host_names(fs->fleet);
+
+    add_dir_entry(dh->entries, ".", &dh->dir);
+    add_dir_entry(dh->entries, "..", &dh->dir);
+    for (guint i = 0; i < names->len; i++) {
+        CpfsNodeId id = cpfs_node_id_host(names->pdata[i]);
 
         add_dir_entry(dh->entries, names->pdata[i], &id);
     }
@@ -95,20 +112,21 @@ list_checkpoints(CpfsFs *fs, DirHandle *dh, CpfsCheckpoint *at)
 {
     g_autoptr(GPtrArray) images = NULL;
     const CpfsNodeId *dir = &dh->dir;
-    CpfsNodeId up = cpfs_node_id_domain(dir->domain);
-    CpfsNodeId xml = cpfs_node_id_domain_xml(dir->domain);
+    CpfsNodeId up = cpfs_node_id_domain(dir->host, dir->domain);
+    CpfsNodeId xml = cpfs_node_id_domain_xml(dir->host, dir->domain);
     GPtrArray *children = cpfs_checkpoint_tree_children(dh->tree, at);
 
     if (at && at->parent)
-        up = cpfs_node_id_checkpoint(dir->domain, at->parent->name, at->parent->serial);
+        up = cpfs_node_id_checkpoint(dir->host, dir->domain, at->parent->name,
+                                     at->parent->serial);
     else if (!at)
-        up = cpfs_node_id_root();
+        up = cpfs_fs_host_dir(dir->host);
     if (at)
-        xml = cpfs_node_id_checkpoint_xml(dir->domain, dir->checkpoint, at->serial,
+        xml = cpfs_node_id_checkpoint_xml(dir->host, dir->domain, dir->checkpoint, at->serial,
                                           at->doc_version);
     /* Hidden files cost nothing unless a checkpoint may be named like one. */
     if (fs->backup_files == CPFS_BACKUP_FILES_VISIBLE || any_image_name(children))
-        images = cpfs_fs_image_names(fs, dir, at);
+        images = cpfs_fs_image_names(dh->host, dir, at);
     else
         images = g_ptr_array_new();
     add_dir_entry(dh->entries, ".", dir);
@@ -116,7 +134,7 @@ list_checkpoints(CpfsFs *fs, DirHandle *dh, CpfsCheckpoint *at)
     add_dir_entry(dh->entries, CPFS_XML_NAME, &xml);
     for (guint i = 0; i < children->len; i++) {
         CpfsCheckpoint *cp = children->pdata[i];
-        CpfsNodeId id = cpfs_node_id_checkpoint(dir->domain, cp->name, cp->serial);
+        CpfsNodeId id = cpfs_node_id_checkpoint(dir->host, dir->domain, cp->name, cp->serial);
 
         if (is_image_name(images, cp->name)) {
             cpfs_fs_image_warn_hidden(fs, dir->domain, cp->name);
@@ -125,9 +143,10 @@ list_checkpoints(CpfsFs *fs, DirHandle *dh, CpfsCheckpoint *at)
         add_dir_entry(dh->entries, cp->name, &id);
     }
     for (guint i = 0; fs->backup_files == CPFS_BACKUP_FILES_VISIBLE && i < images->len; i++) {
-        CpfsNodeId id = at ? cpfs_node_id_checkpoint_image(dir->domain, at->name, at->serial,
-                                                           images->pdata[i])
-                           : cpfs_node_id_domain_image(dir->domain, images->pdata[i]);
+        CpfsNodeId id = at ? cpfs_node_id_checkpoint_image(dir->host, dir->domain, at->name,
+                                                           at->serial, images->pdata[i])
+                           : cpfs_node_id_domain_image(dir->host, dir->domain,
+                                                       images->pdata[i]);
 
         add_dir_entry(dh->entries, images->pdata[i], &id);
     }
@@ -144,15 +163,21 @@ build_listing(CpfsFs *fs, DirHandle *dh)
     dir_listing_clear(dh);
     dh->entries = g_array_new(FALSE, TRUE, sizeof(DirEntry));
     g_array_set_clear_func(dh->entries, (GDestroyNotify)dir_entry_clear);
-    if ((rc = cpfs_view_domains(fs->view, &domains)) < 0)
+    if (cpfs_fs_lists_hosts(fs, &dh->dir)) {
+        list_hosts(fs, dh);
+        return 0;
+    }
+    if (!(dh->host = cpfs_fs_host(fs, &dh->dir)))
+        return -ENOENT;  /* a reload removed its host */
+    if ((rc = cpfs_view_domains(dh->host->view, &domains)) < 0)
         return rc;
-    if (dh->dir.kind == CPFS_NODE_ROOT) {
-        list_root(dh, domains);
+    if (cpfs_fs_is_host_dir(fs, &dh->dir)) {
+        list_domains(dh, domains);
         return 0;
     }
     if (!cpfs_domain_list_contains(domains, dh->dir.domain))
         return -ENOENT;
-    if ((rc = cpfs_view_checkpoints(fs->view, dh->dir.domain, &dh->tree)) < 0)
+    if ((rc = cpfs_view_checkpoints(dh->host->view, dh->dir.domain, &dh->tree)) < 0)
         return rc;
     if (dh->dir.kind == CPFS_NODE_CHECKPOINT && !(at = cpfs_fs_checkpoint_of(dh->tree, &dh->dir)))
         return -ENOENT;
@@ -218,7 +243,10 @@ add_to_reply(fuse_req_t req, DirHandle *dh, guint i, char *buf, size_t size, siz
     if (need > size - *used)
         return FALSE;
     if (e->id.kind == CPFS_NODE_CHECKPOINT && i >= 2 && dh->tree &&
-        cpfs_fs_checkpoint_attr(fs, &e->id, dh->tree, CPFS_INO_UNKNOWN, &ep.attr) == 0) {
+        cpfs_fs_checkpoint_attr(fs, dh->host, &e->id, dh->tree, CPFS_INO_UNKNOWN,
+                                &ep.attr) == 0) {
+        if (dh->host->readonly)
+            ep.attr.st_mode &= ~0222;
         ep.ino = cpfs_inode_table_add_lookup(fs->inodes, &e->id);
         ep.attr.st_ino = ep.ino;
         ep.entry_timeout = fs->kernel_timeout;

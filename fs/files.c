@@ -8,6 +8,7 @@
 static void
 xml_handle_free(XmlHandle *xh)
 {
+    cpfs_host_unref(xh->host);
     g_free(xh->data);
     g_free(xh);
 }
@@ -15,7 +16,7 @@ xml_handle_free(XmlHandle *xh)
 /* The document of checkpoint xml ID (inode INO) into *XML, and what the
  * page cache may do with it into *PAGES. */
 static int
-checkpoint_document(CpfsFs *fs, const CpfsNodeId *id, guint64 ino, char **xml,
+checkpoint_document(CpfsFs *fs, CpfsHost *host, const CpfsNodeId *id, guint64 ino, char **xml,
                     CpfsPagePolicy *pages)
 {
     g_autoptr(CpfsCheckpointTree) tree = NULL;
@@ -23,12 +24,12 @@ checkpoint_document(CpfsFs *fs, const CpfsNodeId *id, guint64 ino, char **xml,
     int rc;
 
     *pages = CPFS_PAGES_BYPASS;
-    if ((rc = cpfs_view_checkpoints(fs->view, id->domain, &tree)) < 0)
+    if ((rc = cpfs_view_checkpoints(host->view, id->domain, &tree)) < 0)
         return rc;
     /* The file belongs to one incarnation of the name. */
     if (!(cp = cpfs_fs_checkpoint_of(tree, id)))
         return -ENOENT;
-    if ((rc = cpfs_view_checkpoint_xml(fs->view, id->domain, cp, xml)) < 0)
+    if ((rc = cpfs_view_checkpoint_xml(host->view, id->domain, cp, xml)) < 0)
         return rc;
     /* An earlier version's inode (the kernel has not looked the name up
      * again yet) serves today's document, around its page cache. */
@@ -43,6 +44,7 @@ cpfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     CpfsFs *fs = cpfs_fs_of(req);
     g_auto(CpfsNodeId) id = { 0 };
+    g_autoptr(CpfsHost) host = NULL;
     g_autofree char *xml = NULL;
     CpfsPagePolicy pages = CPFS_PAGES_BYPASS;
     XmlHandle *xh;
@@ -54,18 +56,22 @@ cpfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         fuse_reply_err(req, EISDIR);
         return;
     }
+    if (!(host = cpfs_fs_host(fs, &id))) {
+        fuse_reply_err(req, ENOENT);  /* a reload removed its host */
+        return;
+    }
     if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
-        fuse_reply_err(req, fs->readonly ? EROFS : EACCES);
+        fuse_reply_err(req, host->readonly ? EROFS : EACCES);
         return;
     }
     if (id.image) {
-        cpfs_fs_image_open(req, &id, fi);
+        cpfs_fs_image_open(req, host, &id, fi);
         return;
     }
     if (id.kind == CPFS_NODE_DOMAIN_XML)
-        rc = cpfs_view_domain_xml(fs->view, id.domain, &xml);
+        rc = cpfs_view_domain_xml(host->view, id.domain, &xml);
     else
-        rc = checkpoint_document(fs, &id, ino, &xml, &pages);
+        rc = checkpoint_document(fs, host, &id, ino, &xml, &pages);
     if (rc < 0) {
         fuse_reply_err(req, -rc);
         return;
@@ -74,6 +80,7 @@ cpfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     xh->kind = CPFS_HANDLE_XML;
     xh->len = strlen(xml);
     xh->data = g_steal_pointer(&xml);
+    xh->host = g_steal_pointer(&host);
     fi->fh = (uintptr_t)xh;
     /* A checkpoint's document is fixed for its inode, so the page cache may
      * keep it across opens; the domain's changes as the domain runs, so
@@ -96,6 +103,11 @@ cpfs_op_read(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, size_t size, off_t of
 
     if (xh->kind == CPFS_HANDLE_IMAGE) {
         cpfs_fs_image_read(req, size, off, fi);
+        return;
+    }
+    /* Its host left the fleet: what it served may be anything by now. */
+    if (cpfs_host_removed(xh->host)) {
+        fuse_reply_err(req, EIO);
         return;
     }
     if (off < 0 || (size_t)off >= xh->len) {

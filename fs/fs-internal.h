@@ -1,7 +1,9 @@
 /* What the files of fs/ share: one file per family of operations (attrs.c:
  * attributes and lookup; dirs.c: directories; files.c: the xml files;
- * changes.c: mkdir, rmdir and what is refused; notify.c: telling the kernel
- * what changed), with ops.c holding the one operations table. */
+ * images.c: the image files; changes.c: mkdir, rmdir and what is refused;
+ * xattrs.c: the extended attributes; hosts.c: the hosts of a fleet's root;
+ * notify.c: telling the kernel what changed), with ops.c holding the one
+ * operations table. */
 #pragma once
 #include <sys/stat.h>
 
@@ -21,13 +23,40 @@ typedef struct {
     CpfsHandleKind kind;
     char *data;
     size_t len;
+    CpfsHost *host;     /* referenced: reads fail once a reload removed it */
 } XmlHandle;
 
-/* The one extended attribute: the root's count of libvirt calls so far, so
- * that tests and curious administrators can see what a walk costs. */
+/* The count of libvirt calls so far (the root: of all hosts; a host's
+ * directory: its own), so that tests and curious administrators can see
+ * what a walk costs. */
 #define CPFS_XATTR_CALLS "user.checkpointfs.libvirt_calls"
-/* The root's second one: what the daemon holds, to see that it stays bounded. */
+/* The root's: what the daemon holds, to see that it stays bounded. */
 #define CPFS_XATTR_CACHE "user.checkpointfs.cache"
+/* A host directory's (a single URI's root's): its URI, its connection's
+ * state (connected, connecting, down), and the last libvirt error met. */
+#define CPFS_XATTR_URI "user.checkpointfs.uri"
+#define CPFS_XATTR_STATE "user.checkpointfs.state"
+#define CPFS_XATTR_ERROR "user.checkpointfs.error"
+
+/* hosts.c: which host a node belongs to, and the root of a fleet */
+/* The host of node ID, referenced; NULL when a reload removed it, or for
+ * the root of a hosts file's mount, which belongs to none. */
+CpfsHost *cpfs_fs_host(CpfsFs *fs, const CpfsNodeId *id);
+/* TRUE for the root of a hosts file's mount: its entries are hosts. */
+gboolean cpfs_fs_lists_hosts(CpfsFs *fs, const CpfsNodeId *id);
+/* TRUE for a host's directory: a host of a hosts file, or the root of a
+ * single URI's mount.  Its entries are domains. */
+gboolean cpfs_fs_is_host_dir(CpfsFs *fs, const CpfsNodeId *id);
+/* The directory of host HOST (NULL: a single URI's): the root or a host. */
+CpfsNodeId cpfs_fs_host_dir(const char *host);
+/* The inode of host HOST's directory, or CPFS_INO_UNKNOWN. */
+guint64 cpfs_fs_host_dir_ino(CpfsFs *fs, const char *host);
+/* Attributes of the root of a hosts file's mount. */
+void cpfs_fs_fleet_root_attr(CpfsFs *fs, guint64 ino, struct stat *st);
+/* Host NAME as the child of a hosts file's root: 0 or -ENOENT. */
+int cpfs_fs_host_child(CpfsFs *fs, const char *name, CpfsNodeId *child);
+/* Jobs held over all hosts, for the root's cache attribute. */
+guint cpfs_fs_jobs_count(CpfsFs *fs);
 
 static inline CpfsFs *
 cpfs_fs_of(fuse_req_t req)
@@ -46,9 +75,9 @@ CpfsCheckpoint *cpfs_fs_checkpoint_of(CpfsCheckpointTree *tree, const CpfsNodeId
 /* Zeroes ST and fills what every node has: owner, mode, links, inode INO. */
 void cpfs_fs_fill_common(CpfsFs *fs, struct stat *st, guint64 ino, gboolean is_dir);
 void cpfs_fs_fill_times(struct stat *st, time_t t);
-/* Attributes of a checkpoint directory or its xml, from TREE. */
-int cpfs_fs_checkpoint_attr(CpfsFs *fs, const CpfsNodeId *id, CpfsCheckpointTree *tree,
-                            guint64 ino, struct stat *st);
+/* Attributes of a checkpoint directory or its xml of HOST, from TREE. */
+int cpfs_fs_checkpoint_attr(CpfsFs *fs, CpfsHost *host, const CpfsNodeId *id,
+                            CpfsCheckpointTree *tree, guint64 ino, struct stat *st);
 /* The identity of INO into *ID; on failure replies ESTALE and returns FALSE. */
 gboolean cpfs_fs_get_node(fuse_req_t req, fuse_ino_t ino, CpfsNodeId *id);
 /* Resolves NAME in directory PARENT into *CHILD; on failure replies with
@@ -61,20 +90,22 @@ void cpfs_fs_send_entry(fuse_req_t req, const CpfsNodeId *child, struct fuse_ent
 /* images.c: the image files of backups */
 /* The export's NBD URI while a job serves an image file. */
 #define CPFS_XATTR_NBD "user.checkpointfs.nbd"
-/* Whether NAME in directory PARENT (checkpoint AT, NULL for the domain) is
- * an image file: 1 and *CHILD set, 0 when not, or a negative errno. */
-int cpfs_fs_image_child(CpfsFs *fs, const CpfsNodeId *parent, CpfsCheckpoint *at,
+/* Whether NAME in HOST's directory PARENT (checkpoint AT, NULL for the
+ * domain) is an image file: 1 and *CHILD set, 0 when not, or a negative errno. */
+int cpfs_fs_image_child(CpfsHost *host, const CpfsNodeId *parent, CpfsCheckpoint *at,
                         const char *name, CpfsNodeId *child);
-/* The image file names of directory DIR (checkpoint AT, NULL for the
+/* The image file names of HOST's directory DIR (checkpoint AT, NULL for the
  * domain), sorted; empty when there are none or libvirt fails. */
-GPtrArray *cpfs_fs_image_names(CpfsFs *fs, const CpfsNodeId *dir, CpfsCheckpoint *at);
+GPtrArray *cpfs_fs_image_names(CpfsHost *host, const CpfsNodeId *dir, CpfsCheckpoint *at);
 /* Logs once per checkpoint that NAME of DOMAIN is not shown, being the
  * name of an image file of its directory. */
 void cpfs_fs_image_warn_hidden(CpfsFs *fs, const char *domain, const char *name);
-/* Attributes of image ID (inode INO). */
-int cpfs_fs_image_attr(CpfsFs *fs, const CpfsNodeId *id, guint64 ino, struct stat *st);
+/* Attributes of HOST's image ID (inode INO). */
+int cpfs_fs_image_attr(CpfsFs *fs, CpfsHost *host, const CpfsNodeId *id, guint64 ino,
+                       struct stat *st);
 /* The opens and reads of image files (files.c dispatches to them). */
-void cpfs_fs_image_open(fuse_req_t req, const CpfsNodeId *id, struct fuse_file_info *fi);
+void cpfs_fs_image_open(fuse_req_t req, CpfsHost *host, const CpfsNodeId *id,
+                        struct fuse_file_info *fi);
 void cpfs_fs_image_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi);
 void cpfs_fs_image_release(fuse_req_t req, struct fuse_file_info *fi);
 void cpfs_fs_image_lseek(fuse_req_t req, off_t off, int whence, struct fuse_file_info *fi);
@@ -85,13 +116,11 @@ char *cpfs_fs_image_nbd_uri(CpfsFs *fs, fuse_ino_t ino);
 gint64 cpfs_fs_image_served_size(CpfsFs *fs, const CpfsNodeId *id);
 /* The size fstat reports of open image handle FH. */
 gint64 cpfs_fs_image_handle_size(uint64_t fh);
-/* Jobs held, for the root's cache attribute. */
-guint cpfs_fs_jobs_count(CpfsFs *fs);
 
 /* notify.c */
-/* Drops the kernel's attributes of DOMAIN's directory (time, link count);
- * takes no directory lock, so it is safe inside mkdir and rmdir. */
-void cpfs_fs_domain_attrs_changed(CpfsFs *fs, const char *domain);
+/* Drops the kernel's attributes of DOMAIN's directory on HOST (time, link
+ * count); takes no directory lock, so it is safe inside mkdir and rmdir. */
+void cpfs_fs_domain_attrs_changed(CpfsFs *fs, const char *host, const char *domain);
 /* What the kernel must hear after an rmdir of checkpoint ID in directory
  * PARENT: the deleted one's xml, and the children it moves up. */
 typedef struct {
@@ -99,8 +128,9 @@ typedef struct {
     guint64 xml_ino;        /* of its current xml; CPFS_INO_UNKNOWN if none */
     GPtrArray *moved;       /* CpfsNodeId* of its children */
 } CpfsRmdirNotice;
-/* Taken before the rmdir, while the tree still holds ID. */
-CpfsRmdirNotice *cpfs_rmdir_notice_new(CpfsFs *fs, fuse_ino_t parent, const CpfsNodeId *id);
+/* Taken before the rmdir, while HOST's tree still holds ID. */
+CpfsRmdirNotice *cpfs_rmdir_notice_new(CpfsFs *fs, CpfsHost *host, fuse_ino_t parent,
+                                       const CpfsNodeId *id);
 void cpfs_rmdir_notice_free(CpfsRmdirNotice *notice);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(CpfsRmdirNotice, cpfs_rmdir_notice_free)
 /* Tells the kernel after a successful rmdir.  Call only after replying: it

@@ -11,7 +11,7 @@
 typedef struct {
     CpfsHandleKind kind;
     CpfsImage *image;
-    CpfsJobs *jobs;
+    CpfsHost *host;     /* referenced: its jobs hold the image */
 } ImageHandle;
 
 /* FUSE reads arrive in pieces of up to 1 MiB: tell cp to ask for that much. */
@@ -21,15 +21,16 @@ typedef struct {
 static void
 image_handle_free(ImageHandle *ih)
 {
-    cpfs_image_close(ih->jobs, ih->image);
+    cpfs_image_close(ih->host->jobs, ih->image);
+    cpfs_host_unref(ih->host);
     g_free(ih);
 }
 
-/* The disks DIR (checkpoint AT, NULL: the domain) has images of. */
+/* The disks HOST's DIR (checkpoint AT, NULL: the domain) has images of. */
 static int
-dir_disks(CpfsFs *fs, const CpfsNodeId *dir, CpfsCheckpoint *at, GPtrArray **disks)
+dir_disks(CpfsHost *host, const CpfsNodeId *dir, CpfsCheckpoint *at, GPtrArray **disks)
 {
-    return cpfs_jobs_disks(fs->jobs, dir->domain, at ? at->name : NULL, disks);
+    return cpfs_jobs_disks(host->jobs, dir->domain, at ? at->name : NULL, disks);
 }
 
 /* Whether NAME (disk DISK, format FORMAT) names an image a directory of
@@ -41,8 +42,8 @@ format_fits(CpfsCheckpoint *at, CpfsImageFormat format)
 }
 
 int
-cpfs_fs_image_child(CpfsFs *fs, const CpfsNodeId *parent, CpfsCheckpoint *at, const char *name,
-                    CpfsNodeId *child)
+cpfs_fs_image_child(CpfsHost *host, const CpfsNodeId *parent, CpfsCheckpoint *at,
+                    const char *name, CpfsNodeId *child)
 {
     g_autofree char *disk = NULL;
     g_autoptr(GPtrArray) disks = NULL;
@@ -50,25 +51,26 @@ cpfs_fs_image_child(CpfsFs *fs, const CpfsNodeId *parent, CpfsCheckpoint *at, co
     CpfsNodeId id;
     int rc;
 
-    if (!fs->jobs || !cpfs_image_name_parse(name, &disk, &format) || !format_fits(at, format))
+    if (!host->jobs || !cpfs_image_name_parse(name, &disk, &format) || !format_fits(at, format))
         return 0;
-    if ((rc = dir_disks(fs, parent, at, &disks)) < 0)
+    if ((rc = dir_disks(host, parent, at, &disks)) < 0)
         return rc;
     if (!g_ptr_array_find_with_equal_func(disks, disk, g_str_equal, NULL))
         return 0;
-    id = at ? cpfs_node_id_checkpoint_image(parent->domain, at->name, at->serial, name)
-            : cpfs_node_id_domain_image(parent->domain, name);
+    id = at ? cpfs_node_id_checkpoint_image(parent->host, parent->domain, at->name, at->serial,
+                                            name)
+            : cpfs_node_id_domain_image(parent->host, parent->domain, name);
     cpfs_node_id_copy(child, &id);
     return 1;
 }
 
 GPtrArray *
-cpfs_fs_image_names(CpfsFs *fs, const CpfsNodeId *dir, CpfsCheckpoint *at)
+cpfs_fs_image_names(CpfsHost *host, const CpfsNodeId *dir, CpfsCheckpoint *at)
 {
     GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
     g_autoptr(GPtrArray) disks = NULL;
 
-    if (!fs->jobs || dir_disks(fs, dir, at, &disks) < 0)
+    if (!host->jobs || dir_disks(host, dir, at, &disks) < 0)
         return names;
     for (guint i = 0; i < disks->len; i++) {
         if (!at)
@@ -95,16 +97,17 @@ cpfs_fs_image_warn_hidden(CpfsFs *fs, const char *domain, const char *name)
 }
 
 int
-cpfs_fs_image_attr(CpfsFs *fs, const CpfsNodeId *id, guint64 ino, struct stat *st)
+cpfs_fs_image_attr(CpfsFs *fs, CpfsHost *host, const CpfsNodeId *id, guint64 ino,
+                   struct stat *st)
 {
     g_autofree char *disk = NULL;
     CpfsImageFormat format;
     guint64 size = 0, allocated = 0;
     int rc;
 
-    if (!fs->jobs || !cpfs_image_name_parse(id->image, &disk, &format))
+    if (!host->jobs || !cpfs_image_name_parse(id->image, &disk, &format))
         return -ENOENT;
-    rc = cpfs_jobs_image_size(fs->jobs, id->domain, id->checkpoint, id->serial, disk, format,
+    rc = cpfs_jobs_image_size(host->jobs, id->domain, id->checkpoint, id->serial, disk, format,
                               &size, &allocated);
     if (rc < 0)
         return rc;
@@ -119,7 +122,8 @@ cpfs_fs_image_attr(CpfsFs *fs, const CpfsNodeId *id, guint64 ino, struct stat *s
 }
 
 void
-cpfs_fs_image_open(fuse_req_t req, const CpfsNodeId *id, struct fuse_file_info *fi)
+cpfs_fs_image_open(fuse_req_t req, CpfsHost *host, const CpfsNodeId *id,
+                   struct fuse_file_info *fi)
 {
     CpfsFs *fs = cpfs_fs_of(req);
     g_autofree char *disk = NULL;
@@ -128,11 +132,11 @@ cpfs_fs_image_open(fuse_req_t req, const CpfsNodeId *id, struct fuse_file_info *
     ImageHandle *ih;
     int rc;
 
-    if (!fs->jobs || !cpfs_image_name_parse(id->image, &disk, &format)) {
+    if (!host->jobs || !cpfs_image_name_parse(id->image, &disk, &format)) {
         fuse_reply_err(req, ENOENT);
         return;
     }
-    rc = cpfs_jobs_open(fs->jobs, id->domain, id->checkpoint, id->serial, disk, format, &image);
+    rc = cpfs_jobs_open(host->jobs, id->domain, id->checkpoint, id->serial, disk, format, &image);
     if (rc < 0) {
         fuse_reply_err(req, -rc);
         return;
@@ -140,7 +144,7 @@ cpfs_fs_image_open(fuse_req_t req, const CpfsNodeId *id, struct fuse_file_info *
     ih = g_new0(ImageHandle, 1);
     ih->kind = CPFS_HANDLE_IMAGE;
     ih->image = image;
-    ih->jobs = fs->jobs;
+    ih->host = cpfs_host_ref(host);
     fi->fh = (uintptr_t)ih;
     /* Every read comes here: the size is known only once the job runs, and
      * the data must come from this job, not from an earlier one's pages.
@@ -163,6 +167,11 @@ cpfs_fs_image_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info
     gsize len;
     int rc;
 
+    /* Its host left the fleet: its job is no longer the host's to serve. */
+    if (cpfs_host_removed(ih->host)) {
+        fuse_reply_err(req, EIO);
+        return;
+    }
     if (off < 0 || (guint64)off >= end) {
         fuse_reply_buf(req, NULL, 0);
         return;
@@ -189,6 +198,10 @@ cpfs_fs_image_lseek(fuse_req_t req, off_t off, int whence, struct fuse_file_info
     ImageHandle *ih = (ImageHandle *)(uintptr_t)fi->fh;
     gint64 found;
 
+    if (cpfs_host_removed(ih->host)) {
+        fuse_reply_err(req, EIO);
+        return;
+    }
     if (off < 0) {
         fuse_reply_err(req, ENXIO);
         return;
@@ -203,12 +216,13 @@ cpfs_fs_image_lseek(fuse_req_t req, off_t off, int whence, struct fuse_file_info
 gint64
 cpfs_fs_image_served_size(CpfsFs *fs, const CpfsNodeId *id)
 {
+    g_autoptr(CpfsHost) host = cpfs_fs_host(fs, id);
     g_autofree char *disk = NULL;
     CpfsImageFormat format;
     guint64 size, allocated;
 
-    if (!fs->jobs || !id->image || !cpfs_image_name_parse(id->image, &disk, &format)
-        || !cpfs_jobs_served_size(fs->jobs, id->domain, id->checkpoint, id->serial, disk, format,
+    if (!host || !host->jobs || !id->image || !cpfs_image_name_parse(id->image, &disk, &format)
+        || !cpfs_jobs_served_size(host->jobs, id->domain, id->checkpoint, id->serial, disk, format,
                                   &size, &allocated))
         return -1;
     return (gint64)size;
@@ -226,17 +240,13 @@ char *
 cpfs_fs_image_nbd_uri(CpfsFs *fs, fuse_ino_t ino)
 {
     g_auto(CpfsNodeId) id = { 0 };
+    g_autoptr(CpfsHost) host = NULL;
     g_autofree char *disk = NULL;
     CpfsImageFormat format;
 
-    if (!fs->jobs || !cpfs_inode_table_get(fs->inodes, ino, &id) || !id.image
+    if (!cpfs_inode_table_get(fs->inodes, ino, &id) || !id.image
+        || !(host = cpfs_fs_host(fs, &id)) || !host->jobs
         || !cpfs_image_name_parse(id.image, &disk, &format))
         return NULL;
-    return cpfs_jobs_nbd_uri(fs->jobs, id.domain, id.checkpoint, id.serial, disk);
-}
-
-guint
-cpfs_fs_jobs_count(CpfsFs *fs)
-{
-    return fs->jobs ? cpfs_jobs_count(fs->jobs) : 0;
+    return cpfs_jobs_nbd_uri(host->jobs, id.domain, id.checkpoint, id.serial, disk);
 }

@@ -1,7 +1,7 @@
 /* checkpointfs: libvirt domain checkpoints as a directory tree. */
 #include "driver/driver.h"
+#include "fleet/sighup.h"
 #include "fs/ops.h"
-#include "cache/view.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -25,7 +25,7 @@
 #define CACHE_TIMEOUT_MAX 86400
 
 struct cpfs_options {
-    char *uri;
+    char *uri;              /* a libvirt URI, or a hosts file's absolute path */
     double cache_timeout;
     int readonly;
     int allow_other;
@@ -35,7 +35,7 @@ struct cpfs_options {
     double backup_linger;
     int port_low, port_high;
     char *backup_scratch;
-    GPtrArray *positional;  /* [URI] MOUNTPOINT, in order */
+    GPtrArray *positional;  /* [URI|HOSTSFILE] MOUNTPOINT, in order */
     char *error;            /* the first bad option, reported after parsing */
 };
 
@@ -72,14 +72,17 @@ static const struct fuse_opt cpfs_opts[] = {
 static void
 usage(const char *progname)
 {
-    printf("usage: %s [options] [URI] MOUNTPOINT\n"
+    printf("usage: %s [options] [URI|HOSTSFILE] MOUNTPOINT\n"
            "\n"
-           "Mounts the domain checkpoints of a libvirt connection as directories.\n"
+           "Mounts the domain checkpoints of a libvirt connection as directories,\n"
+           "or those of every host a hosts file names (an absolute path), a\n"
+           "directory per host; SIGHUP re-reads the hosts file.\n"
            "\n"
            "checkpointfs options:\n"
            "    -c URI, --connect=URI, -o uri=URI\n"
            "                           libvirt connection URI (default: libvirt's\n"
-           "                           default, LIBVIRT_DEFAULT_URI first)\n"
+           "                           default, LIBVIRT_DEFAULT_URI first), or the\n"
+           "                           absolute path of a hosts file\n"
            "    -o ro                  read-only mount and read-only connection\n"
            "    -o cache_timeout=SECS  how long listings may lag behind changes made\n"
            "                           outside the mount (default 1, fractions allowed)\n"
@@ -416,49 +419,30 @@ serve(struct fuse_session *se, const struct fuse_cmdline_opts *cmd)
     return ret;
 }
 
-/* Where local backup jobs keep their NBD sockets: a folder
- * per URI, so that a daemon finds what a killed one of its URI left. */
-static char *
-runtime_dir(const char *uri)
+/* What the hosts of OPTS share. */
+static CpfsFleetConfig
+fleet_config(const struct cpfs_options *opts)
 {
-    g_autofree char *hash = g_compute_checksum_for_string(G_CHECKSUM_SHA256, uri, -1);
-    g_autofree char *base = getuid() == 0
-        ? g_strdup("/run/checkpointfs")
-        : g_build_filename(g_get_user_runtime_dir(), "checkpointfs", NULL);
-
-    hash[16] = '\0';
-    return g_build_filename(base, hash, NULL);
-}
-
-/* The backup jobs of the image files, or NULL when there are none. */
-static CpfsJobs *
-start_jobs(CpfsDriver *drv, CpfsView *view, const struct cpfs_options *opts)
-{
-    g_autofree char *dir = runtime_dir(cpfs_driver_uri(drv));
-    CpfsJobsConfig config = {
-        .linger = opts->backup_linger,
-        .estimate_ttl = opts->cache_timeout / 2,
-        .runtime_dir = dir,
+    return (CpfsFleetConfig){
+        .cache_timeout = opts->cache_timeout,
+        .readonly = opts->readonly,
+        .image_files = opts->backup_files != CPFS_BACKUP_FILES_OFF,
+        .backup_linger = opts->backup_linger,
         .port_low = opts->port_low,
         .port_high = opts->port_high,
-        .scratch_dir = opts->backup_scratch ? opts->backup_scratch : "/var/tmp",
+        .backup_scratch = opts->backup_scratch ? opts->backup_scratch : "/var/tmp",
     };
-
-    /* A read-only connection cannot begin a backup job. */
-    if (opts->readonly || opts->backup_files == CPFS_BACKUP_FILES_OFF)
-        return NULL;
-    return cpfs_jobs_new(drv, view, &config);
 }
 
-/* Mounts drv's connection on cmd's mount point and serves it until
- * unmounted.  Returns the exit status. */
+/* Mounts FLEET on cmd's mount point and serves it until unmounted.
+ * Returns the exit status. */
 static int
-mount_and_serve(CpfsDriver *drv, const struct cpfs_options *opts,
+mount_and_serve(CpfsFleet *fleet, const char *source, const struct cpfs_options *opts,
                 const struct fuse_cmdline_opts *cmd, struct fuse_args *args)
 {
     g_autoptr(CpfsInodeTable) inodes = cpfs_inode_table_new();
-    g_autofree char *fsname = fsname_arg(cpfs_driver_uri(drv));
-    CpfsView *view = cpfs_view_new(drv, opts->cache_timeout);
+    g_autofree char *fsname = fsname_arg(source);
+    CpfsReloader *reloader = NULL;
     struct fuse_session *se;
     CpfsFs fs = { 0 };
     int ret = 1;
@@ -467,7 +451,7 @@ mount_and_serve(CpfsDriver *drv, const struct cpfs_options *opts,
     if (opts->allow_other)
         fuse_opt_add_arg(args, "-odefault_permissions");
     cpfs_fs_init(&fs);
-    fs.view = view;
+    fs.fleet = fleet;
     fs.inodes = inodes;
     fs.uid = getuid();
     fs.gid = getgid();
@@ -480,33 +464,54 @@ mount_and_serve(CpfsDriver *drv, const struct cpfs_options *opts,
     se = mount_session(args, &fs, cmd->mountpoint);
     if (!se)
         goto out;
-    cpfs_info("mounted %s on %s", cpfs_driver_uri(drv), cmd->mountpoint);
+    cpfs_info("mounted %s on %s", source, cmd->mountpoint);
     if (fuse_daemonize(cmd->foreground) == 0) {
+        CpfsFleetEvents events = cpfs_fs_fleet_events(&fs);
+
         if (!cmd->foreground)
             cpfs_log_to_syslog();
         g_atomic_pointer_set(&fs.se, se);
-        /* After daemonizing: the event thread would not survive the fork. */
-        fs.jobs = start_jobs(drv, view, opts);
-        if (cpfs_driver_watch_domains(drv, cpfs_fs_domain_event, cpfs_fs_reconnected, &fs) < 0)
-            cpfs_warn("no domain events: domains defined or undefined outside show "
-                      "within cache_timeout only");
+        /* After daemonizing: threads would not survive the fork. */
+        cpfs_fleet_start(fleet, &events);
+        /* Also for a single URI: SIGHUP must not end its mount either. */
+        if (!(reloader = cpfs_reloader_start(fleet)))
+            cpfs_warn("SIGHUP cannot reload %s: %s", source, g_strerror(errno));
         /* The loop returns the signal number when a signal ended it. */
         ret = serve(se, cmd) < 0 ? 1 : 0;
+        cpfs_reloader_stop(reloader);
         /* No more kernel notifications: nobody would answer the kernel now. */
         g_atomic_pointer_set(&fs.se, NULL);
-        cpfs_driver_unwatch(drv);
+        cpfs_fleet_stop(fleet);
         cpfs_info("unmounting %s (%" G_GUINT64_FORMAT " libvirt calls made)", cmd->mountpoint,
-                  cpfs_driver_calls(drv));
+                  cpfs_fleet_calls(fleet));
     }
     fuse_session_unmount(se);
     fuse_remove_signal_handlers(se);
     fuse_session_destroy(se);
  out:
+    /* The handles the kernel never released hold hosts and their images. */
     cpfs_fs_clear(&fs);
-    /* After the handles the kernel never released: they hold images. */
-    g_clear_pointer(&fs.jobs, cpfs_jobs_free);
-    cpfs_view_free(view);
     return ret;
+}
+
+/* The fleet SOURCE names: a hosts file (an absolute path: no libvirt URI
+ * starts with '/') or a URI, whose connection is opened here, before
+ * daemonizing, so that its errors reach the terminal.  NULL with *error. */
+static CpfsFleet *
+open_fleet(const char *source, const struct cpfs_options *opts, char **error)
+{
+    CpfsFleetConfig config = fleet_config(opts);
+    CpfsHostsFile *file;
+    CpfsDriver *drv;
+
+    if (source && source[0] == '/') {
+        if (!(file = cpfs_hosts_file_load(source, error)))
+            return NULL;
+        return cpfs_fleet_new_file(source, file, &config);
+    }
+    if (!(drv = cpfs_driver_open(source, opts->readonly, error)))
+        return NULL;
+    return cpfs_fleet_new_single(drv, &config);
 }
 
 /* Parses, checks, connects (before daemonizing, so that startup errors
@@ -519,7 +524,7 @@ run(int argc, char **argv)
     struct cpfs_options opts = { .cache_timeout = 1.0, .positional = positional,
                                  .backup_linger = 3.0, .port_low = 10810, .port_high = 10909 };
     struct fuse_cmdline_opts cmd = { 0 };
-    g_autoptr(CpfsDriver) drv = NULL;
+    CpfsFleet *fleet = NULL;
     g_autofree char *error = NULL;
     int ret = parse_command_line(&args, &opts, &cmd, argv[0]);
 
@@ -527,8 +532,10 @@ run(int argc, char **argv)
         ret = check_before_connecting(&opts, cmd.mountpoint);
     if (ret < 0) {
         cpfs_log_init(TRUE, cmd.debug);
-        drv = cpfs_driver_open(opts.uri, opts.readonly, &error);
-        ret = drv ? mount_and_serve(drv, &opts, &cmd, &args) : fail_startup("%s", error);
+        fleet = open_fleet(opts.uri, &opts, &error);
+        ret = fleet ? mount_and_serve(fleet, cpfs_fleet_source(fleet), &opts, &cmd, &args)
+                    : fail_startup("%s", error);
+        cpfs_fleet_free(fleet);
     }
     free(cmd.mountpoint);
     g_free(opts.uri);

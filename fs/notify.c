@@ -1,5 +1,5 @@
-/* Telling the kernel what changed: domain events, reconnection, and the
- * entries an rmdir moved.
+/* Telling the kernel what changed: domain events, reconnection, hosts that
+ * a reload added or removed, and the entries an rmdir moved.
  *
  * rmdir of a checkpoint moves its children up to its parent.  The kernel
  * does not know: its entry of a moved child still hangs below the deleted
@@ -22,17 +22,18 @@
 #include <unistd.h>
 
 struct _CpfsRelinker {
-    CpfsView *view;
+    CpfsFleet *fleet;
     GAsyncQueue *jobs;     /* RelinkJob*; a job without domain stops the thread */
     GMutex lock;           /* guards thread, stopping and busy */
     GCond idle;            /* busy went FALSE */
     GThread *thread;       /* started by the first job */
-    gboolean stopping;     /* the session ended: the view is about to go */
-    gboolean busy;         /* the thread is using the view */
+    gboolean stopping;     /* the session ended: the fleet is about to go */
+    gboolean busy;         /* the thread is using the fleet */
     char *mount_point;     /* absolute, set before the thread starts */
 };
 
 typedef struct {
+    char *host;            /* NULL: a single URI's */
     char *domain;          /* NULL: stop */
     char *checkpoint;
 } RelinkJob;
@@ -44,6 +45,7 @@ typedef struct {
 static void
 relink_job_free(RelinkJob *job)
 {
+    g_free(job->host);
     g_free(job->domain);
     g_free(job->checkpoint);
     g_free(job);
@@ -70,7 +72,7 @@ relinker_unref(CpfsRelinker *rl)
     g_atomic_rc_box_release_full(rl, (GDestroyNotify)relinker_release);
 }
 
-/* Marks the thread busy with the view; FALSE when the session ended. */
+/* Marks the thread busy with the fleet; FALSE when the session ended. */
 static gboolean
 relinker_enter(CpfsRelinker *rl)
 {
@@ -92,21 +94,25 @@ relinker_leave(CpfsRelinker *rl)
     g_mutex_unlock(&rl->lock);
 }
 
-/* The path of checkpoint CHECKPOINT of DOMAIN below the mount root, now. */
+/* The path of JOB's checkpoint below the mount root, now. */
 static char *
-checkpoint_path(CpfsView *view, const char *domain, const char *checkpoint)
+checkpoint_path(CpfsFleet *fleet, const RelinkJob *job)
 {
+    g_autoptr(CpfsHost) host = cpfs_fleet_host(fleet, job->host);
     g_autoptr(CpfsCheckpointTree) tree = NULL;
     g_autoptr(GPtrArray) names = g_ptr_array_new();
     GString *path;
     CpfsCheckpoint *cp;
 
-    if (cpfs_view_checkpoints(view, domain, &tree) < 0 ||
-        !(cp = cpfs_checkpoint_tree_lookup(tree, checkpoint)) || !cp->visible)
+    if (!host || cpfs_view_checkpoints(host->view, job->domain, &tree) < 0 ||
+        !(cp = cpfs_checkpoint_tree_lookup(tree, job->checkpoint)) || !cp->visible)
         return NULL;
     for (; cp; cp = cp->parent)
         g_ptr_array_add(names, cp->name);
-    path = g_string_new(domain);
+    path = g_string_new(NULL);
+    if (job->host)
+        g_string_append_printf(path, "%s/", job->host);
+    g_string_append(path, job->domain);
     for (guint i = names->len; i > 0; i--)
         g_string_append_printf(path, "/%s", (char *)names->pdata[i - 1]);
     return g_string_free(path, FALSE);
@@ -127,7 +133,7 @@ relink_thread(gpointer data)
             relink_job_free(job);
             continue;
         }
-        path = checkpoint_path(rl->view, job->domain, job->checkpoint);
+        path = checkpoint_path(rl->fleet, job);
         relinker_leave(rl);
         /* O_PATH: opening sends the daemon nothing. */
         root_fd = path ? open(rl->mount_point, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
@@ -154,9 +160,10 @@ cpfs_fs_notify_init(CpfsFs *fs)
     fs->relinker = rl;
 }
 
-/* Queues a relink of CHECKPOINT of DOMAIN, starting the thread if needed. */
+/* Queues a relink of CHECKPOINT of DOMAIN on HOST, starting the thread if
+ * needed. */
 static void
-relink_later(CpfsFs *fs, const char *domain, const char *checkpoint)
+relink_later(CpfsFs *fs, const char *host, const char *domain, const char *checkpoint)
 {
     CpfsRelinker *rl = fs->relinker;
     RelinkJob *job;
@@ -165,12 +172,13 @@ relink_later(CpfsFs *fs, const char *domain, const char *checkpoint)
         return;
     g_mutex_lock(&rl->lock);
     if (!rl->thread && fs->mount_point) {
-        rl->view = fs->view;
+        rl->fleet = fs->fleet;
         rl->mount_point = g_strdup(fs->mount_point);
         rl->thread = g_thread_new("cpfs-relink", relink_thread, g_atomic_rc_box_acquire(rl));
     }
     g_mutex_unlock(&rl->lock);
     job = g_new0(RelinkJob, 1);
+    job->host = g_strdup(host);
     job->domain = g_strdup(domain);
     job->checkpoint = g_strdup(checkpoint);
     g_async_queue_push(rl->jobs, job);
@@ -185,7 +193,7 @@ cpfs_fs_notify_clear(CpfsFs *fs)
 
     if (!rl)
         return;
-    /* The view goes after this: wait for a relink using it (its libvirt
+    /* The fleet goes after this: wait for a relink using it (its libvirt
      * calls end within their budget). */
     g_mutex_lock(&rl->lock);
     rl->stopping = TRUE;
@@ -198,9 +206,9 @@ cpfs_fs_notify_clear(CpfsFs *fs)
 }
 
 void
-cpfs_fs_domain_attrs_changed(CpfsFs *fs, const char *domain)
+cpfs_fs_domain_attrs_changed(CpfsFs *fs, const char *host, const char *domain)
 {
-    CpfsNodeId dom = cpfs_node_id_domain(domain);
+    CpfsNodeId dom = cpfs_node_id_domain(host, domain);
     guint64 ino = cpfs_inode_table_peek(fs->inodes, &dom);
     struct fuse_session *se = g_atomic_pointer_get(&fs->se);
 
@@ -223,7 +231,7 @@ node_id_free(CpfsNodeId *id)
 }
 
 CpfsRmdirNotice *
-cpfs_rmdir_notice_new(CpfsFs *fs, fuse_ino_t parent, const CpfsNodeId *id)
+cpfs_rmdir_notice_new(CpfsFs *fs, CpfsHost *host, fuse_ino_t parent, const CpfsNodeId *id)
 {
     g_autoptr(CpfsCheckpointTree) tree = NULL;
     CpfsRmdirNotice *notice = g_new0(CpfsRmdirNotice, 1);
@@ -231,18 +239,18 @@ cpfs_rmdir_notice_new(CpfsFs *fs, fuse_ino_t parent, const CpfsNodeId *id)
 
     notice->parent = parent;
     notice->moved = g_ptr_array_new_with_free_func((GDestroyNotify)node_id_free);
-    if (cpfs_view_checkpoints(fs->view, id->domain, &tree) < 0 ||
+    if (cpfs_view_checkpoints(host->view, id->domain, &tree) < 0 ||
         !(cp = cpfs_fs_checkpoint_of(tree, id)))
         return notice;
     {
-        CpfsNodeId xml = cpfs_node_id_checkpoint_xml(id->domain, id->checkpoint, cp->serial,
-                                                     cp->doc_version);
+        CpfsNodeId xml = cpfs_node_id_checkpoint_xml(id->host, id->domain, id->checkpoint,
+                                                     cp->serial, cp->doc_version);
 
         notice->xml_ino = cpfs_inode_table_peek(fs->inodes, &xml);
     }
     for (guint i = 0; i < cp->children->len; i++) {
         CpfsCheckpoint *c = cp->children->pdata[i];
-        CpfsNodeId cid = cpfs_node_id_checkpoint(id->domain, c->name, c->serial);
+        CpfsNodeId cid = cpfs_node_id_checkpoint(id->host, id->domain, c->name, c->serial);
         CpfsNodeId *copy = g_new0(CpfsNodeId, 1);
 
         cpfs_node_id_copy(copy, &cid);
@@ -273,19 +281,20 @@ cpfs_fs_rmdir_notify(CpfsFs *fs, const CpfsRmdirNotice *notice)
         /* A negative entry of the name at its new place would hide it. */
         fuse_lowlevel_notify_inval_entry(se, notice->parent, child->checkpoint,
                                          strlen(child->checkpoint));
-        relink_later(fs, child->domain, child->checkpoint);
+        relink_later(fs, child->host, child->domain, child->checkpoint);
     }
 }
 
-void
-cpfs_fs_domain_event(const char *domain, CpfsDomainEvent event, void *opaque)
+/* A domain of HOST came, went or changed. */
+static void
+domain_event(CpfsHost *host, const char *domain, CpfsDomainEvent event, void *opaque)
 {
     CpfsFs *fs = opaque;
-    CpfsNodeId xml = cpfs_node_id_domain_xml(domain);
+    CpfsNodeId xml = cpfs_node_id_domain_xml(host->name, domain);
     struct fuse_session *se = g_atomic_pointer_get(&fs->se);
     guint64 ino;
 
-    cpfs_view_domain_event(fs->view, domain, event);
+    cpfs_view_domain_event(host->view, domain, event);
     if (!se)
         return;
     if (event == CPFS_DOMAIN_CHANGED) {
@@ -295,21 +304,46 @@ cpfs_fs_domain_event(const char *domain, CpfsDomainEvent event, void *opaque)
         return;
     }
     /* The kernel may hold a dentry (or a negative one) for the name and the
-     * root's link count: drop both so the change shows at once.  Errors
-     * only mean the kernel had nothing cached. */
-    fuse_lowlevel_notify_inval_entry(se, CPFS_ROOT_INO, domain, strlen(domain));
-    fuse_lowlevel_notify_inval_inode(se, CPFS_ROOT_INO, -1, 0);
+     * host directory's link count: drop both so the change shows at once.
+     * Errors only mean the kernel had nothing cached. */
+    ino = cpfs_fs_host_dir_ino(fs, host->name);
+    if (ino == CPFS_INO_UNKNOWN)
+        return;
+    fuse_lowlevel_notify_inval_entry(se, ino, domain, strlen(domain));
+    fuse_lowlevel_notify_inval_inode(se, ino, -1, 0);
 }
 
-void
-cpfs_fs_reconnected(void *opaque)
+/* HOST's libvirt came back: what happened meanwhile is unknown. */
+static void
+reconnected(CpfsHost *host, void *opaque)
+{
+    CpfsFs *fs = opaque;
+    struct fuse_session *se = g_atomic_pointer_get(&fs->se);
+    guint64 ino = cpfs_fs_host_dir_ino(fs, host->name);
+
+    cpfs_view_forget_all(host->view);
+    /* Entries the kernel holds expire within cache_timeout; the host
+     * directory's attributes (its link count) go now. */
+    if (se && ino != CPFS_INO_UNKNOWN)
+        fuse_lowlevel_notify_inval_inode(se, ino, -1, 0);
+}
+
+/* Host NAME came, went or was replaced at a reload. */
+static void
+host_changed(const char *name, void *opaque)
 {
     CpfsFs *fs = opaque;
     struct fuse_session *se = g_atomic_pointer_get(&fs->se);
 
-    cpfs_view_forget_all(fs->view);
-    /* Entries the kernel holds expire within cache_timeout; the root's
-     * attributes (its link count) go now. */
-    if (se)
-        fuse_lowlevel_notify_inval_inode(se, CPFS_ROOT_INO, -1, 0);
+    if (!se)
+        return;
+    fuse_lowlevel_notify_inval_entry(se, CPFS_ROOT_INO, name, strlen(name));
+    fuse_lowlevel_notify_inval_inode(se, CPFS_ROOT_INO, -1, 0);
+}
+
+CpfsFleetEvents
+cpfs_fs_fleet_events(CpfsFs *fs)
+{
+    return (CpfsFleetEvents){ .domain_event = domain_event, .reconnected = reconnected,
+                              .host_changed = host_changed, .opaque = fs };
 }

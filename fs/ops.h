@@ -6,8 +6,7 @@
 #include <glib.h>
 #include <sys/types.h>
 
-#include "cache/view.h"
-#include "jobs/jobs.h"
+#include "fleet/fleet.h"
 #include "model/inodes.h"
 
 typedef struct _CpfsRelinker CpfsRelinker;
@@ -20,8 +19,7 @@ typedef enum {
 } CpfsBackupFiles;
 
 typedef struct {
-    CpfsView *view;
-    CpfsJobs *jobs;          /* NULL when there are no image files (off, ro) */
+    CpfsFleet *fleet;        /* the hosts: each has its view and jobs */
     CpfsBackupFiles backup_files;
     CpfsInodeTable *inodes;
     uid_t uid;               /* everything belongs to the mounting user */
@@ -49,10 +47,9 @@ void cpfs_fs_init(CpfsFs *fs);
 /* Frees the handles the kernel never released; call once the session ended. */
 void cpfs_fs_clear(CpfsFs *fs);
 
-/* Applies a domain lifecycle event to the view and the kernel's caches.
- * Runs on the libvirt event thread, never on a FUSE worker. */
-void cpfs_fs_domain_event(const char *domain, CpfsDomainEvent event, void *opaque);
-/* Forgets all cached state after libvirt came back. */
-void cpfs_fs_reconnected(void *opaque);
+/* What the fleet tells the filesystem (fs/notify.c): domain events and
+ * reconnections of a host, on libvirt's event or monitor thread, and hosts
+ * that came or went at a reload.  OPAQUE is the CpfsFs. */
+CpfsFleetEvents cpfs_fs_fleet_events(CpfsFs *fs);
 
 extern const struct fuse_lowlevel_ops cpfs_fs_ops;

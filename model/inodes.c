@@ -27,53 +27,64 @@ cpfs_node_id_root(void)
 }
 
 CpfsNodeId
-cpfs_node_id_domain(const char *domain)
+cpfs_node_id_host(const char *host)
 {
-    return (CpfsNodeId){ .kind = CPFS_NODE_DOMAIN, .domain = (char *)domain };
+    return (CpfsNodeId){ .kind = CPFS_NODE_HOST, .host = (char *)host };
 }
 
 CpfsNodeId
-cpfs_node_id_domain_xml(const char *domain)
+cpfs_node_id_domain(const char *host, const char *domain)
 {
-    return (CpfsNodeId){ .kind = CPFS_NODE_DOMAIN_XML, .domain = (char *)domain };
+    return (CpfsNodeId){ .kind = CPFS_NODE_DOMAIN, .host = (char *)host,
+                         .domain = (char *)domain };
 }
 
 CpfsNodeId
-cpfs_node_id_checkpoint(const char *domain, const char *checkpoint, guint64 serial)
+cpfs_node_id_domain_xml(const char *host, const char *domain)
 {
-    return (CpfsNodeId){ .kind = CPFS_NODE_CHECKPOINT, .domain = (char *)domain,
-                         .checkpoint = (char *)checkpoint, .serial = serial };
+    return (CpfsNodeId){ .kind = CPFS_NODE_DOMAIN_XML, .host = (char *)host,
+                         .domain = (char *)domain };
 }
 
 CpfsNodeId
-cpfs_node_id_checkpoint_xml(const char *domain, const char *checkpoint, guint64 serial,
-                            guint64 doc_version)
+cpfs_node_id_checkpoint(const char *host, const char *domain, const char *checkpoint,
+                        guint64 serial)
 {
-    return (CpfsNodeId){ .kind = CPFS_NODE_CHECKPOINT_XML, .domain = (char *)domain,
-                         .checkpoint = (char *)checkpoint, .serial = serial,
-                         .doc_version = doc_version };
+    return (CpfsNodeId){ .kind = CPFS_NODE_CHECKPOINT, .host = (char *)host,
+                         .domain = (char *)domain, .checkpoint = (char *)checkpoint,
+                         .serial = serial };
 }
 
 CpfsNodeId
-cpfs_node_id_domain_image(const char *domain, const char *image)
+cpfs_node_id_checkpoint_xml(const char *host, const char *domain, const char *checkpoint,
+                            guint64 serial, guint64 doc_version)
 {
-    return (CpfsNodeId){ .kind = CPFS_NODE_DOMAIN_IMAGE, .domain = (char *)domain,
-                         .image = (char *)image };
+    return (CpfsNodeId){ .kind = CPFS_NODE_CHECKPOINT_XML, .host = (char *)host,
+                         .domain = (char *)domain, .checkpoint = (char *)checkpoint,
+                         .serial = serial, .doc_version = doc_version };
 }
 
 CpfsNodeId
-cpfs_node_id_checkpoint_image(const char *domain, const char *checkpoint, guint64 serial,
-                              const char *image)
+cpfs_node_id_domain_image(const char *host, const char *domain, const char *image)
 {
-    return (CpfsNodeId){ .kind = CPFS_NODE_CHECKPOINT_IMAGE, .domain = (char *)domain,
-                         .checkpoint = (char *)checkpoint, .serial = serial,
-                         .image = (char *)image };
+    return (CpfsNodeId){ .kind = CPFS_NODE_DOMAIN_IMAGE, .host = (char *)host,
+                         .domain = (char *)domain, .image = (char *)image };
+}
+
+CpfsNodeId
+cpfs_node_id_checkpoint_image(const char *host, const char *domain, const char *checkpoint,
+                              guint64 serial, const char *image)
+{
+    return (CpfsNodeId){ .kind = CPFS_NODE_CHECKPOINT_IMAGE, .host = (char *)host,
+                         .domain = (char *)domain, .checkpoint = (char *)checkpoint,
+                         .serial = serial, .image = (char *)image };
 }
 
 void
 cpfs_node_id_copy(CpfsNodeId *out, const CpfsNodeId *src)
 {
     *out = *src;
+    out->host = g_strdup(src->host);
     out->domain = g_strdup(src->domain);
     out->checkpoint = g_strdup(src->checkpoint);
     out->image = g_strdup(src->image);
@@ -82,6 +93,7 @@ cpfs_node_id_copy(CpfsNodeId *out, const CpfsNodeId *src)
 void
 cpfs_node_id_clear(CpfsNodeId *id)
 {
+    g_clear_pointer(&id->host, g_free);
     g_clear_pointer(&id->domain, g_free);
     g_clear_pointer(&id->checkpoint, g_free);
     g_clear_pointer(&id->image, g_free);
@@ -90,7 +102,7 @@ cpfs_node_id_clear(CpfsNodeId *id)
 gboolean
 cpfs_node_is_dir(CpfsNodeKind kind)
 {
-    return kind == CPFS_NODE_ROOT || kind == CPFS_NODE_DOMAIN || kind == CPFS_NODE_CHECKPOINT;
+    return kind == CPFS_NODE_ROOT || kind == CPFS_NODE_HOST || kind == CPFS_NODE_DOMAIN || kind == CPFS_NODE_CHECKPOINT;
 }
 
 /* Names hold any byte but NUL, so NUL separates the parts of the key. */
@@ -101,6 +113,9 @@ node_key(const CpfsNodeId *id)
     gsize len;
 
     g_string_append_c(key, (char)('0' + id->kind));
+    g_string_append_c(key, '\0');
+    if (id->host)
+        g_string_append(key, id->host);
     g_string_append_c(key, '\0');
     if (id->domain)
         g_string_append(key, id->domain);

@@ -12,6 +12,7 @@
 
 typedef enum {
     CPFS_NODE_ROOT,
+    CPFS_NODE_HOST,             /* <host>/ of a hosts file's mount */
     CPFS_NODE_DOMAIN,           /* <domain>/ */
     CPFS_NODE_DOMAIN_XML,       /* <domain>/xml */
     CPFS_NODE_CHECKPOINT,       /* <domain>/.../<checkpoint>/ */
@@ -28,7 +29,10 @@ typedef enum {
 
 typedef struct {
     CpfsNodeKind kind;
-    char *domain;       /* NULL for the root */
+    /* The host of a hosts file's mount (NULL for the root, and for every
+     * node of a single URI's mount): nodes of two hosts never share an inode. */
+    char *host;
+    char *domain;       /* NULL for the root and a host */
     char *checkpoint;   /* NULL unless a checkpoint or its xml */
     guint64 serial;     /* the checkpoint's incarnation (CpfsCheckpoint.serial) */
     /* CHECKPOINT_XML only: the document version (CpfsCheckpoint.doc_version).
@@ -41,14 +45,18 @@ typedef struct {
 /* Borrowed identities: they point at the caller's strings, which must
  * outlive them; never clear one.  cpfs_node_id_copy makes an owned one. */
 CpfsNodeId cpfs_node_id_root(void);
-CpfsNodeId cpfs_node_id_domain(const char *domain);
-CpfsNodeId cpfs_node_id_domain_xml(const char *domain);
-CpfsNodeId cpfs_node_id_checkpoint(const char *domain, const char *checkpoint, guint64 serial);
-CpfsNodeId cpfs_node_id_checkpoint_xml(const char *domain, const char *checkpoint,
-                                       guint64 serial, guint64 doc_version);
-CpfsNodeId cpfs_node_id_domain_image(const char *domain, const char *image);
-CpfsNodeId cpfs_node_id_checkpoint_image(const char *domain, const char *checkpoint,
-                                         guint64 serial, const char *image);
+CpfsNodeId cpfs_node_id_host(const char *host);
+CpfsNodeId cpfs_node_id_domain(const char *host, const char *domain);
+CpfsNodeId cpfs_node_id_domain_xml(const char *host, const char *domain);
+CpfsNodeId cpfs_node_id_checkpoint(const char *host, const char *domain, const char *checkpoint,
+                                   guint64 serial);
+CpfsNodeId cpfs_node_id_checkpoint_xml(const char *host, const char *domain,
+                                       const char *checkpoint, guint64 serial,
+                                       guint64 doc_version);
+CpfsNodeId cpfs_node_id_domain_image(const char *host, const char *domain, const char *image);
+CpfsNodeId cpfs_node_id_checkpoint_image(const char *host, const char *domain,
+                                         const char *checkpoint, guint64 serial,
+                                         const char *image);
 /* Fills *OUT with an owned copy of SRC (*OUT is overwritten, not cleared). */
 void cpfs_node_id_copy(CpfsNodeId *out, const CpfsNodeId *src);
 /* Frees the strings of an owned identity; safe twice. */

@@ -71,7 +71,7 @@ shows_domains() {
 rc=0
 "$CHECKPOINTFS" -h >"$OUT" 2>"$ERR" || rc=$?
 [ "$rc" -eq 0 ] || fail "-h exited with $rc"
-ours=$(grep -n 'usage: .*checkpointfs.*\[URI\] MOUNTPOINT' "$OUT" | head -n1 | cut -d: -f1)
+ours=$(grep -n 'usage: .*checkpointfs.*\[URI|HOSTSFILE\] MOUNTPOINT' "$OUT" | head -n1 | cut -d: -f1)
 [ -n "$ours" ] || fail "-h does not print our usage line: $(cat "$OUT")"
 for opt in '--connect=URI' 'uri=URI' 'cache_timeout=' '-o ro'; do
     grep -qF -- "$opt" "$OUT" || fail "-h does not document $opt"

@@ -7,8 +7,8 @@
 # A long timeout: expiry cannot be what empties the cache.
 cpfs_mount -o cache_timeout=120 test:///default
 [ "$("$PYTHON" "$HELPERS/cache_stat.py" "$MNT" --names | tr '\n' ' ')" = \
-  "user.checkpointfs.cache user.checkpointfs.libvirt_calls " ] ||
-    fail "the root does not list its two attributes"
+  "user.checkpointfs.cache user.checkpointfs.libvirt_calls user.checkpointfs.state user.checkpointfs.uri " ] ||
+    fail "the root does not list its four attributes (no error met: none listed)"
 mkdir "$MNT/test/base" || fail "mkdir base"
 cycles=${CYCLES:-300}
 i=0

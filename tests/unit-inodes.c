@@ -387,7 +387,7 @@ static void
 test_inode_assign(void)
 {
     g_autoptr(CpfsInodeTable) table = cpfs_inode_table_new();
-    CpfsNodeId a = cpfs_node_id_domain("a");
+    CpfsNodeId a = cpfs_node_id_domain(NULL, "a");
     guint64 ino = cpfs_inode_table_assign(table, &a);
     guint64 first_idle;
 
@@ -409,12 +409,12 @@ test_inode_assign(void)
     /* bounded: the oldest idle entries go */
     {
         g_autofree char *name0 = g_strdup("d0");
-        CpfsNodeId d0 = cpfs_node_id_domain(name0);
+        CpfsNodeId d0 = cpfs_node_id_domain(NULL, name0);
 
         first_idle = cpfs_inode_table_assign(table, &d0);
         for (guint i = 1; i < CPFS_INODES_IDLE_MAX + 30; i++) {
             g_autofree char *name = g_strdup_printf("d%u", i);
-            CpfsNodeId d = cpfs_node_id_domain(name);
+            CpfsNodeId d = cpfs_node_id_domain(NULL, name);
 
             cpfs_inode_table_assign(table, &d);
             /* d0 stays the most recent for a while, then MAX newer ones push it out */
@@ -426,12 +426,12 @@ test_inode_assign(void)
     }
     /* entries the kernel holds are never evicted */
     {
-        CpfsNodeId held = cpfs_node_id_domain("held");
+        CpfsNodeId held = cpfs_node_id_domain(NULL, "held");
         guint64 h = cpfs_inode_table_add_lookup(table, &held);
 
         for (guint i = 0; i < CPFS_INODES_IDLE_MAX + 10; i++) {
             g_autofree char *name = g_strdup_printf("e%u", i);
-            CpfsNodeId e = cpfs_node_id_domain(name);
+            CpfsNodeId e = cpfs_node_id_domain(NULL, name);
 
             cpfs_inode_table_assign(table, &e);
         }
@@ -444,13 +444,13 @@ static void
 test_node_id_helpers(void)
 {
     CpfsNodeId root = cpfs_node_id_root();
-    CpfsNodeId dom = cpfs_node_id_domain("d");
-    CpfsNodeId dxml = cpfs_node_id_domain_xml("d");
-    CpfsNodeId cp = cpfs_node_id_checkpoint("d", "c", 5);
-    CpfsNodeId cxml = cpfs_node_id_checkpoint_xml("d", "c", 5, 9);
+    CpfsNodeId dom = cpfs_node_id_domain(NULL, "d");
+    CpfsNodeId dxml = cpfs_node_id_domain_xml(NULL, "d");
+    CpfsNodeId cp = cpfs_node_id_checkpoint(NULL, "d", "c", 5);
+    CpfsNodeId cxml = cpfs_node_id_checkpoint_xml(NULL, "d", "c", 5, 9);
     g_auto(CpfsNodeId) copy = { 0 };
     char name[] = "c";
-    CpfsNodeId borrowed = cpfs_node_id_checkpoint("d", name, 5);
+    CpfsNodeId borrowed = cpfs_node_id_checkpoint(NULL, "d", name, 5);
 
     g_assert_cmpint(root.kind, ==, CPFS_NODE_ROOT);
     g_assert_null(root.domain);
@@ -499,8 +499,8 @@ static void
 test_inode_payload(void)
 {
     CpfsInodeTable *table = cpfs_inode_table_new();
-    CpfsNodeId a = cpfs_node_id_domain("a");
-    CpfsNodeId b = cpfs_node_id_domain("b");
+    CpfsNodeId a = cpfs_node_id_domain(NULL, "a");
+    CpfsNodeId b = cpfs_node_id_domain(NULL, "b");
     int destroyed_a = 0, destroyed_b = 0;
     gpointer got = NULL;
     guint64 ia = cpfs_inode_table_add_lookup(table, &a);
@@ -524,7 +524,44 @@ test_inode_payload(void)
     g_assert_cmpint(destroyed_b, ==, 1);
 }
 
+/* The same domain or checkpoint on two hosts, and a host's directory, are
+ * distinct nodes; copies keep the host. */
+static void
+test_inode_hosts(void)
+{
+    CpfsInodeTable *table = cpfs_inode_table_new();
+    CpfsNodeId h1 = cpfs_node_id_host("hv1");
+    CpfsNodeId d1 = cpfs_node_id_domain("hv1", "vm");
+    CpfsNodeId d2 = cpfs_node_id_domain("hv2", "vm");
+    CpfsNodeId single = cpfs_node_id_domain(NULL, "vm");
+    CpfsNodeId c1 = cpfs_node_id_checkpoint("hv1", "vm", "c", 3);
+    CpfsNodeId c2 = cpfs_node_id_checkpoint("hv2", "vm", "c", 3);
+    guint64 ih1 = cpfs_inode_table_add_lookup(table, &h1);
+    guint64 id1 = cpfs_inode_table_add_lookup(table, &d1);
+    guint64 id2 = cpfs_inode_table_add_lookup(table, &d2);
+    guint64 is = cpfs_inode_table_add_lookup(table, &single);
+    guint64 ic1 = cpfs_inode_table_add_lookup(table, &c1);
+    guint64 ic2 = cpfs_inode_table_add_lookup(table, &c2);
+    g_auto(CpfsNodeId) out = { 0 };
+
+    g_assert_cmpuint(id1, !=, id2);
+    g_assert_cmpuint(id1, !=, is);
+    g_assert_cmpuint(ih1, !=, id1);
+    g_assert_cmpuint(ic1, !=, ic2);
+    g_assert_cmpuint(cpfs_inode_table_add_lookup(table, &d2), ==, id2);
+    g_assert_true(cpfs_inode_table_get(table, ic2, &out));
+    g_assert_cmpstr(out.host, ==, "hv2");
+    g_assert_cmpstr(out.domain, ==, "vm");
+    g_assert_true(cpfs_node_is_dir(CPFS_NODE_HOST));
+    cpfs_node_id_clear(&out);
+    g_assert_true(cpfs_inode_table_get(table, ih1, &out));
+    g_assert_cmpint(out.kind, ==, CPFS_NODE_HOST);
+    g_assert_null(out.domain);
+    cpfs_inode_table_free(table);
+}
+
 static const TestCase tests[] = {
+    { "/inodes/hosts", test_inode_hosts },
     { "/inodes/root", test_inode_root },
     { "/inodes/same", test_inode_same },
     { "/inodes/distinct", test_inode_distinct },

@@ -71,7 +71,7 @@ static void
 test_pages_forgotten(void)
 {
     g_autoptr(CpfsInodeTable) table = cpfs_inode_table_new();
-    CpfsNodeId id = cpfs_node_id_checkpoint_xml("dom", "cp", 1, 2);
+    CpfsNodeId id = cpfs_node_id_checkpoint_xml(NULL, "dom", "cp", 1, 2);
     guint64 ino = cpfs_inode_table_add_lookup(table, &id);
 
     cpfs_pages_tell_size(table, ino, 42);
