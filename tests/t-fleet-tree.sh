@@ -65,7 +65,8 @@ expect_stat() {
     got=$(stat -c "$2" "$1") || fail "stat $1 failed"
     [ "$got" = "$3" ] || fail "stat -c '$2' $1 is '$got', expected '$3'"
 }
-expect_stat "$MNT" '%F %a %h %u %g' "directory 755 5 $uid $gid"
+# The root is 0555: nothing is made there (hosts come from the file).
+expect_stat "$MNT" '%F %a %h %u %g' "directory 555 5 $uid $gid"
 expect_stat "$MNT/hv1" '%F %a %h %u %g' "directory 755 5 $uid $gid"
 expect_stat "$MNT/hv2.b" '%F %a %h %u %g' "directory 755 4 $uid $gid"
 expect_stat "$MNT/lab_x" '%F %a %h %u %g' "directory 755 3 $uid $gid"
@@ -75,7 +76,7 @@ ino1=$(stat -c %i "$MNT/hv1") ino2=$(stat -c %i "$MNT/hv2.b") ino3=$(stat -c %i 
 for p in "$MNT/nosuch" "$MNT/hv1/nosuch" "$MNT/hv1/delta" "$MNT/lab_x/alpha" "$MNT/nosuch/test"; do
     expect_errno ENOENT stat "$p"
 done
-pass "stat: host directories 0755, nlink 2 + domains, own inodes; ENOENT for other hosts' domains"
+pass "stat: root 0555, host directories 0755, nlink 2 + entries, own inodes; ENOENT for other hosts' domains"
 
 for pair in "hv1 $NODE_URI" "hv2.b $NODE2_URI" "lab_x test:///default"; do
     h=${pair%% *} u=${pair#* }
@@ -138,11 +139,14 @@ expect_errno EROFS mkdir "$MNT/lab_x/test/c1"
 cpfs_umount
 printf '[hv1]\nuri=%s\n[lab_x]\nuri=test:///default\nreadonly=true\n' "$NODE_URI" >"$SCRATCH/ro.conf"
 cpfs_mount "$SCRATCH/ro.conf"
+expect_stat "$MNT/lab_x" '%a' 555
+expect_stat "$MNT/lab_x/test" '%a' 555
+expect_stat "$MNT/hv1" '%a' 755
 expect_errno EROFS mkdir "$MNT/lab_x/test/c1"
 mkdir "$MNT/hv1/alpha/c1" || fail "mkdir below hv1, which is not readonly, failed"
 expect_errno ENOENT stat "$MNT/lab_x/test/c1"
 cpfs_umount
-pass "-o ro: EROFS below every host; readonly=true: EROFS below that host only"
+pass "-o ro: EROFS below every host; readonly=true: EROFS (and 0555) below that host only"
 
 # An empty fleet (comments only) mounts, with an empty root.
 printf '# no hosts yet\n' >"$HF"
