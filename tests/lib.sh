@@ -144,3 +144,33 @@ cache_stat() {
 rss_kib() {
     awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
 }
+
+# --- hosts files (one mount over several libvirt hosts) -----------------------
+
+# hosts_file FILE NAME URI [NAME URI]...: writes a hosts file with a group
+# NAME holding uri=URI for each pair, in the order given.
+hosts_file() {
+    hf_file=$1; shift
+    : >"$hf_file"
+    while [ $# -ge 2 ]; do
+        printf '[%s]\nuri=%s\n' "$1" "$2" >>"$hf_file"
+        shift 2
+    done
+}
+
+# cpfs_xattr PATH NAME: the value of user.checkpointfs.NAME on PATH as
+# getfattr prints it; fails (printing nothing) when PATH has none.
+cpfs_xattr() {
+    getfattr --absolute-names -n "user.checkpointfs.$2" --only-values "$1" 2>/dev/null
+}
+
+# host_state_is DIR STATE: the host directory DIR's user.checkpointfs.state
+# is STATE (connected, connecting, down).
+host_state_is() {
+    [ "$(cpfs_xattr "$1" state)" = "$2" ]
+}
+
+# elapsed_ms START: milliseconds since START (a date +%s%N).
+elapsed_ms() {
+    echo $(( ($(date +%s%N) - $1) / 1000000 ))
+}

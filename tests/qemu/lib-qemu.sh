@@ -5,6 +5,10 @@
 #   qemu_start_libvirtd_tcp PORT
 #                            the same, the daemon also listening on TCP at
 #                            127.0.0.1:PORT (no TLS, no auth); sets LV_TCP_URI
+#   lv_start_extra DIR [PORT]
+#                            a further libvirtd serving the test driver, on
+#                            its own socket (and TCP PORT); sets LVX_PID,
+#                            LVX_SOCK
 #   cpfs_mount_second DIR LOG [OPTIONS and URI...]
 #                            another checkpointfs daemon on DIR; sets CPFS2_PID
 #   qemu_define NAME [--disks N] [--raw] [--off] [--password PW]
@@ -55,6 +59,8 @@ LV_PID=
 LV_LISTEN=
 # A second checkpointfs mount of the test (cpfs_mount_second).
 CPFS2_MNT= CPFS2_PID=
+# The pids of further libvirtds (lv_start_extra).
+LV_EXTRA_PIDS=
 
 command -v libvirtd >/dev/null || skip "libvirtd is not installed (scripts/deps --qemu)"
 command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 is not installed"
@@ -65,6 +71,12 @@ as_lv_user() {
 }
 
 qemu_cleanup() {
+    # The further daemons (lv_start_extra); one may be frozen (SIGSTOP).
+    for lx_pid in $LV_EXTRA_PIDS; do
+        kill -CONT "$lx_pid" 2>/dev/null || true
+        kill "$lx_pid" 2>/dev/null || true
+        wait_until 10 sh -c "! kill -0 $lx_pid" || kill -9 "$lx_pid" 2>/dev/null || true
+    done
     if [ -n "$CPFS2_MNT" ] && grep -qF " $CPFS2_MNT fuse" /proc/self/mounts 2>/dev/null; then
         fusermount3 -u "$CPFS2_MNT" 2>/dev/null || fusermount3 -uz "$CPFS2_MNT" 2>/dev/null || true
     fi
@@ -153,6 +165,45 @@ qemu_start_libvirtd_tcp() {
     LV_TCP_URI=qemu+tcp://127.0.0.1:$1/session
     wait_until 30 virsh -c "$LV_TCP_URI" version ||
         fail "libvirtd does not answer on $LV_TCP_URI: $(tail -5 "$LV_DIR/libvirtd.log")"
+}
+
+# lv_start_extra DIR [PORT]: another private session libvirtd, with DIR as
+# its home and runtime folder and no domains: it serves the test driver,
+# each client connection its own state (test+unix:///default?socket=
+# $LVX_SOCK); with PORT it also listens on 127.0.0.1:PORT, TCP without TLS
+# or authentication (test+tcp://127.0.0.1:PORT/default).  Sets LVX_PID and
+# LVX_SOCK; stopped by its pid when the test exits.
+lv_start_extra() {
+    lx_dir=$1 lx_listen=
+    mkdir -p "$lx_dir/config/libvirt" "$lx_dir/cache" "$lx_dir/run"
+    if [ -n "${2:-}" ]; then
+        {
+            echo 'listen_tls = 0'
+            echo 'listen_tcp = 1'
+            echo "tcp_port = \"$2\""
+            echo 'listen_addr = "127.0.0.1"'
+            echo 'auth_tcp = "none"'
+        } >"$lx_dir/config/libvirt/libvirtd.conf"
+        lx_listen=--listen
+    fi
+    chmod 755 "$SCRATCH"
+    chown -R $LV_USER_ID:$LV_USER_ID "$lx_dir"
+    (
+        export HOME=$lx_dir XDG_CONFIG_HOME=$lx_dir/config \
+            XDG_CACHE_HOME=$lx_dir/cache XDG_RUNTIME_DIR=$lx_dir/run
+        exec setpriv --reuid=$LV_USER_ID --regid=$LV_USER_ID --clear-groups \
+            libvirtd --timeout=900 $lx_listen
+    ) >>"$lx_dir/libvirtd.log" 2>&1 &
+    LVX_PID=$!
+    LV_EXTRA_PIDS="$LV_EXTRA_PIDS $LVX_PID"
+    LVX_SOCK=$lx_dir/run/libvirt/libvirt-sock
+    wait_until 30 test -S "$LVX_SOCK" || fail "libvirtd in $lx_dir did not start: $(tail -5 "$lx_dir/libvirtd.log")"
+    wait_until 30 virsh -c "test+unix:///default?socket=$LVX_SOCK" version ||
+        fail "libvirtd in $lx_dir does not answer"
+    if [ -n "${2:-}" ]; then
+        wait_until 30 virsh -c "test+tcp://127.0.0.1:$2/default" version ||
+            fail "libvirtd in $lx_dir does not answer on 127.0.0.1:$2: $(tail -5 "$lx_dir/libvirtd.log")"
+    fi
 }
 
 # cpfs_mount_second DIR LOG [checkpointfs options and URI...]: mounts another
