@@ -113,10 +113,12 @@ cpfs_runner_free(CpfsRunner *runner)
     if (!runner)
         return TRUE;
     g_mutex_lock(&runner->lock);
-    for (guint i = 0; i < runner->idle; i++)
+    /* One stop for every worker: idle ones end at once, busy ones once
+     * their task returns (a connection attempt under way, say); those
+     * still busy at the deadline are stuck in libvirt. */
+    for (guint i = 0; i < runner->workers; i++)
         g_async_queue_push(runner->tasks, &stop_task);
-    /* Idle workers end at once; busy ones are stuck in libvirt. */
-    while (runner->workers > 0 && runner->busy == 0 &&
+    while (runner->workers > 0 &&
            g_cond_wait_until(&runner->done_cond, &runner->lock, deadline))
         ;
     if (runner->workers > 0) {
