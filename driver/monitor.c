@@ -370,6 +370,21 @@ cpfs_driver_unwatch(CpfsDriver *drv)
     cpfs_events_unref();
 }
 
+/* Drivers left to the process's exit (cpfs_driver_free). */
+static GPtrArray *kept_drivers;
+G_LOCK_DEFINE_STATIC(kept_drivers);
+
+/* Keeps DRV reachable until the process exits. */
+static void
+keep_until_exit(CpfsDriver *drv)
+{
+    G_LOCK(kept_drivers);
+    if (!kept_drivers)
+        kept_drivers = g_ptr_array_new();
+    g_ptr_array_add(kept_drivers, drv);
+    G_UNLOCK(kept_drivers);
+}
+
 void
 cpfs_driver_free(CpfsDriver *drv)
 {
@@ -377,9 +392,11 @@ cpfs_driver_free(CpfsDriver *drv)
         return;
     cpfs_driver_unwatch(drv);
     /* A thread or a job stuck in libvirt may still use the driver: leave it
-     * to the process's exit. */
-    if (drv->abandoned || !cpfs_runner_free(drv->runner))
+     * to the process's exit, kept where leak checkers see it is meant. */
+    if (drv->abandoned || !cpfs_runner_free(drv->runner)) {
+        keep_until_exit(drv);
         return;
+    }
     /* Closing a connection that does not answer would wait for it. */
     if (drv->state == CPFS_CONN_HUNG)
         drv->live = NULL;
