@@ -167,6 +167,17 @@ warn_unlisted(CpfsView *view, GPtrArray *names)
     }
 }
 
+CpfsDomainList *
+cpfs_view_last_domains(CpfsView *view)
+{
+    CpfsDomainList *list;
+
+    g_mutex_lock(&view->lock);
+    list = view->list ? cpfs_domain_list_ref(view->list) : NULL;
+    g_mutex_unlock(&view->lock);
+    return list;
+}
+
 int
 cpfs_view_domains(CpfsView *view, CpfsDomainList **list)
 {

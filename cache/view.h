@@ -20,6 +20,9 @@ void cpfs_view_free(CpfsView *view);
 
 /* The current domain list, referenced; negative errno on failure. */
 int cpfs_view_domains(CpfsView *view, CpfsDomainList **list);
+/* The domain list last read, however old, referenced; NULL when there is
+ * none.  Never asks libvirt. */
+CpfsDomainList *cpfs_view_last_domains(CpfsView *view);
 /* The checkpoint tree of DOMAIN, referenced; -ENOENT when the domain is gone. */
 int cpfs_view_checkpoints(CpfsView *view, const char *domain, CpfsCheckpointTree **tree);
 

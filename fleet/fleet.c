@@ -338,12 +338,14 @@ host_matches(const CpfsHost *host, const CpfsHostSpec *spec)
            && g_strcmp0(host->backup_scratch, spec->backup_scratch) == 0;
 }
 
-/* Tells the filesystem about every name of NAMES. */
+/* Tells the filesystem about every name of NAMES, and the host of OLD it
+ * was. */
 static void
-announce(CpfsFleet *fleet, GPtrArray *names)
+announce(CpfsFleet *fleet, GPtrArray *names, GHashTable *old)
 {
     for (guint i = 0; i < names->len && fleet->events.host_changed; i++)
-        fleet->events.host_changed(names->pdata[i], fleet->events.opaque);
+        fleet->events.host_changed(names->pdata[i], g_hash_table_lookup(old, names->pdata[i]),
+                                   fleet->events.opaque);
 }
 
 /* The table FILE describes, reusing OLD's unchanged hosts; the names that
@@ -416,6 +418,6 @@ cpfs_fleet_reload(CpfsFleet *fleet, char **error)
     g_mutex_unlock(&fleet->reload_lock);
     cpfs_info("%s: reloaded: %u hosts, %u changed", fleet->path, g_hash_table_size(hosts),
               changed->len);
-    announce(fleet, changed);
+    announce(fleet, changed, old);
     return TRUE;
 }

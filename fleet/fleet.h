@@ -41,8 +41,9 @@ typedef struct {
     void (*domain_event)(CpfsHost *host, const char *domain, CpfsDomainEvent event,
                          void *opaque);
     void (*reconnected)(CpfsHost *host, void *opaque);
-    /* Host NAME appeared, went, or was replaced. */
-    void (*host_changed)(const char *name, void *opaque);
+    /* Host NAME appeared, went, or was replaced; OLD (NULL when it
+     * appeared) is the host it was, whose entries the kernel may hold. */
+    void (*host_changed)(const char *name, CpfsHost *old, void *opaque);
     void *opaque;
 } CpfsFleetEvents;
 

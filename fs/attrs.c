@@ -114,9 +114,16 @@ host_node_attr(CpfsFs *fs, CpfsHost *host, const CpfsNodeId *id, guint64 ino,
     if (cpfs_fs_is_host_dir(fs, id)) {
         /* A host's directory stays stat-able while its libvirt is
          * unreachable, so that the mount never looks broken; only its link
-         * count needs the domain list. */
+         * count needs the domain list.  In a fleet, any list read before
+         * will do: a lookup in the root must not wait for a hung host,
+         * holding the root's lock against every other host's lookups. */
         cpfs_fs_fill_common(fs, st, ino, TRUE);
-        if (cpfs_view_domains(host->view, &domains) == 0)
+        if (id->kind == CPFS_NODE_HOST)
+            domains = cpfs_view_last_domains(host->view);
+        if (!domains && (id->kind != CPFS_NODE_HOST ||
+                         cpfs_driver_state(host->drv, NULL) == CPFS_DRIVER_CONNECTED))
+            cpfs_view_domains(host->view, &domains);
+        if (domains)
             st->st_nlink = 2 + cpfs_domain_list_names(domains)->len;
         cpfs_fs_fill_times(st, fs->mount_time);
         return 0;

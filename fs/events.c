@@ -26,6 +26,7 @@ typedef struct {
     NoticeKind kind;
     char *host;             /* NULL: a single URI's */
     char *domain;
+    CpfsDomainList *was;    /* HOST_ENTRY: the domains the host had, or NULL */
 } Notice;
 
 static void
@@ -33,7 +34,20 @@ notice_free(Notice *n)
 {
     g_free(n->host);
     g_free(n->domain);
+    g_clear_pointer(&n->was, cpfs_domain_list_unref);
     g_free(n);
+}
+
+/* Drops the kernel's entries of the domains in WAS below directory INO:
+ * a replaced host keeps its directory's inode, and the kernel would serve
+ * the old host's names until they expire. */
+static void
+forget_domains(struct fuse_session *se, guint64 ino, CpfsDomainList *was)
+{
+    GPtrArray *names = cpfs_domain_list_names(was);
+
+    for (guint i = 0; i < names->len; i++)
+        fuse_lowlevel_notify_inval_entry(se, ino, names->pdata[i], strlen(names->pdata[i]));
 }
 
 /* Tells the kernel of session SE what notice N says.  Errors only mean the
@@ -48,6 +62,11 @@ tell_kernel(CpfsFs *fs, struct fuse_session *se, const Notice *n)
         if ((ino = cpfs_inode_table_peek(fs->inodes, &xml)) != CPFS_INO_UNKNOWN)
             fuse_lowlevel_notify_inval_inode(se, ino, -1, 0);
     } else if (n->kind == NOTICE_HOST_ENTRY) {
+        ino = cpfs_fs_host_dir_ino(fs, n->host);
+        if (ino != CPFS_INO_UNKNOWN && n->was) {
+            forget_domains(se, ino, n->was);
+            fuse_lowlevel_notify_inval_inode(se, ino, -1, 0);
+        }
         fuse_lowlevel_notify_inval_entry(se, CPFS_ROOT_INO, n->host, strlen(n->host));
         fuse_lowlevel_notify_inval_inode(se, CPFS_ROOT_INO, -1, 0);
     } else if ((ino = cpfs_fs_host_dir_ino(fs, n->host)) != CPFS_INO_UNKNOWN) {
@@ -71,15 +90,17 @@ notice_run(gpointer data, gpointer user_data)
     notice_free(data);
 }
 
-/* Queues a notice of KIND about HOST's DOMAIN. */
+/* Queues a notice of KIND about HOST's DOMAIN (WAS: see Notice). */
 static void
-notify_later(CpfsFs *fs, NoticeKind kind, const char *host, const char *domain)
+notify_later(CpfsFs *fs, NoticeKind kind, const char *host, const char *domain,
+             CpfsDomainList *was)
 {
     Notice *n = g_new0(Notice, 1);
 
     n->kind = kind;
     n->host = g_strdup(host);
     n->domain = g_strdup(domain);
+    n->was = was;
     g_thread_pool_push(fs->notifier, n, NULL);
 }
 
@@ -91,7 +112,7 @@ domain_event(CpfsHost *host, const char *domain, CpfsDomainEvent event, void *op
 
     cpfs_view_domain_event(host->view, domain, event);
     notify_later(fs, event == CPFS_DOMAIN_CHANGED ? NOTICE_DOMAIN_XML : NOTICE_DOMAIN_ENTRY,
-                 host->name, domain);
+                 host->name, domain, NULL);
 }
 
 /* HOST's libvirt came back: what happened meanwhile is unknown.  Entries
@@ -103,14 +124,15 @@ reconnected(CpfsHost *host, void *opaque)
     CpfsFs *fs = opaque;
 
     cpfs_view_forget_all(host->view);
-    notify_later(fs, NOTICE_HOST_ATTRS, host->name, NULL);
+    notify_later(fs, NOTICE_HOST_ATTRS, host->name, NULL, NULL);
 }
 
-/* Host NAME came, went or was replaced at a reload. */
+/* Host NAME came, went or was replaced (OLD, or NULL) at a reload. */
 static void
-host_changed(const char *name, void *opaque)
+host_changed(const char *name, CpfsHost *old, void *opaque)
 {
-    notify_later(opaque, NOTICE_HOST_ENTRY, name, NULL);
+    notify_later(opaque, NOTICE_HOST_ENTRY, name, NULL,
+                 old ? cpfs_view_last_domains(old->view) : NULL);
 }
 
 CpfsFleetEvents
