@@ -311,7 +311,8 @@ live_connection(CpfsDriver *drv, const char *what, gint64 deadline, gboolean *wa
 {
     CpfsConnection *c = NULL;
     CpfsConnState state;
-    gboolean once;
+    gboolean once, loud;
+    gint64 now;
 
     g_mutex_lock(&drv->lock);
     while (drv->state == CPFS_CONN_NEW && !drv->stopping) {
@@ -323,13 +324,23 @@ live_connection(CpfsDriver *drv, const char *what, gint64 deadline, gboolean *wa
     once = drv->connected_once;
     if (state == CPFS_CONN_UP)
         c = cpfs_connection_ref(drv->live);
+    /* A script walking a down host would flood the log: one line a second. */
+    now = g_get_monotonic_time();
+    loud = !c && now - drv->refusal_logged >= G_USEC_PER_SEC;
+    if (loud)
+        drv->refusal_logged = now;
     g_mutex_unlock(&drv->lock);
-    if (!c)
-        cpfs_error("%s: libvirt at %s %s", what, drv->uri,
-                   state == CPFS_CONN_HUNG  ? "does not answer; waiting for it"
-                   : state == CPFS_CONN_NEW ? "is still connecting"
-                   : once                   ? "is unreachable; reconnecting"
-                                            : "is unreachable; retrying");
+    if (!c) {
+        const char *why = state == CPFS_CONN_HUNG  ? "does not answer; waiting for it"
+                          : state == CPFS_CONN_NEW ? "is still connecting"
+                          : once                   ? "is unreachable; reconnecting"
+                                                   : "is unreachable; retrying";
+
+        if (loud)
+            cpfs_error("%s: libvirt at %s %s", what, drv->uri, why);
+        else
+            cpfs_debug("%s: libvirt at %s %s", what, drv->uri, why);
+    }
     return c;
 }
 

@@ -55,6 +55,7 @@ struct _CpfsDriver {
     CpfsConnection *lost;      /* for the monitor thread to let go of */
     CpfsConnState state;
     gboolean connected_once;   /* state was UP at least once */
+    gint64 refusal_logged;     /* when a call refused while not UP was last logged */
     gboolean attempting;       /* the monitor is opening a connection */
     gboolean opening;          /* an open job is out, even one given up on */
     char *last_error;          /* one line, or NULL */

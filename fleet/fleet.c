@@ -41,6 +41,7 @@ runtime_dir(const char *uri)
     return g_build_filename(base, hash, NULL);
 }
 
+/* A lifecycle event of HOST's libvirt (on libvirt's event thread). */
 static void
 host_domain_event(const char *domain, CpfsDomainEvent event, void *opaque)
 {
@@ -50,6 +51,7 @@ host_domain_event(const char *domain, CpfsDomainEvent event, void *opaque)
         host->fleet->events.domain_event(host, domain, event, host->fleet->events.opaque);
 }
 
+/* HOST's libvirt answers again (on its monitor thread). */
 static void
 host_reconnected(void *opaque)
 {
@@ -150,6 +152,7 @@ cpfs_host_removed(CpfsHost *host)
     return g_atomic_int_get(&host->removed);
 }
 
+/* A fleet without hosts yet, sharing CONFIG. */
 static CpfsFleet *
 fleet_new(const CpfsFleetConfig *config)
 {
@@ -274,6 +277,7 @@ cpfs_fleet_host(CpfsFleet *fleet, const char *name)
     return host;
 }
 
+/* Sorts hosts by name (a single URI's, nameless, first). */
 static gint
 host_order(gconstpointer a, gconstpointer b)
 {
@@ -325,7 +329,8 @@ cpfs_fleet_calls(CpfsFleet *fleet)
     return calls;
 }
 
-/* TRUE when HOST was made from what SPEC says. */
+/* TRUE when HOST was made from what SPEC says (a host keeps no spec: the
+ * file it came from is gone by the next reload). */
 static gboolean
 host_matches(const CpfsHost *host, const CpfsHostSpec *spec)
 {
@@ -397,12 +402,16 @@ cpfs_fleet_reload(CpfsFleet *fleet, char **error)
     g_mutex_lock(&fleet->lock);
     fleet->hosts = hosts;
     g_mutex_unlock(&fleet->lock);
-    g_hash_table_unref(old);  /* the table's own reference */
-    /* Hosts replaced or gone fail their open files from now on. */
+    /* The table's own reference; OLD stays ours until we return. */
+    g_hash_table_unref(old);
+    /* Hosts replaced or gone fail their open files from now on, and stop
+     * reconnecting; their connection closes once those files are closed. */
     g_hash_table_iter_init(&it, old);
     while (g_hash_table_iter_next(&it, &name, &host)) {
-        if (g_hash_table_lookup(hosts, name) != host)
+        if (g_hash_table_lookup(hosts, name) != host) {
             g_atomic_int_set(&((CpfsHost *)host)->removed, TRUE);
+            cpfs_driver_unwatch(((CpfsHost *)host)->drv);
+        }
     }
     g_mutex_unlock(&fleet->reload_lock);
     cpfs_info("%s: reloaded: %u hosts, %u changed", fleet->path, g_hash_table_size(hosts),

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <string.h>
 #include <unistd.h>
 
 struct _CpfsReloader {
@@ -21,8 +22,9 @@ struct _CpfsReloader {
 };
 
 /* The one reloader's pipe: a signal handler takes no argument. */
-static int hup_fd = -1;
+static volatile sig_atomic_t hup_fd = -1;
 
+/* Wakes the reload thread: nothing else is safe in a signal handler. */
 static void
 on_sighup(int sig G_GNUC_UNUSED)
 {
@@ -35,6 +37,7 @@ on_sighup(int sig G_GNUC_UNUSED)
     errno = saved;
 }
 
+/* Reloads once per wake-up until told to stop ('q') or the pipe closes. */
 static gpointer
 reload_thread(gpointer data)
 {

@@ -131,21 +131,20 @@ cpfs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
         cpfs_fs_rmdir_notify(fs, notice);
 }
 
-/* Refuses a change to the namespace other than mkdir and rmdir. */
+/* Refuses a change to the namespace other than mkdir and rmdir, in (or
+ * of) node INO: EROFS where nothing may change, else EPERM. */
 static void
-refuse_change(fuse_req_t req, const char *what)
+refuse_change(fuse_req_t req, fuse_ino_t ino, const char *what)
 {
     cpfs_debug("%s refused", what);
-    fuse_reply_err(req, cpfs_fs_of(req)->readonly ? EROFS : EPERM);
+    fuse_reply_err(req, cpfs_fs_readonly(cpfs_fs_of(req), ino) ? EROFS : EPERM);
 }
 
 void
 cpfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr G_GNUC_UNUSED, int to_set,
                 struct fuse_file_info *fi)
 {
-    CpfsFs *fs = cpfs_fs_of(req);
-
-    if (fs->readonly && to_set) {
+    if (to_set && cpfs_fs_readonly(cpfs_fs_of(req), ino)) {
         fuse_reply_err(req, EROFS);
         return;
     }
@@ -171,43 +170,43 @@ cpfs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
     if (cpfs_node_is_dir(child.kind))
         fuse_reply_err(req, EISDIR);
     else
-        refuse_change(req, "unlink");
+        refuse_change(req, parent, "unlink");
 }
 
 void
-cpfs_op_rename(fuse_req_t req, fuse_ino_t parent G_GNUC_UNUSED, const char *name G_GNUC_UNUSED,
+cpfs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name G_GNUC_UNUSED,
                fuse_ino_t newparent G_GNUC_UNUSED, const char *newname G_GNUC_UNUSED,
                unsigned int flags G_GNUC_UNUSED)
 {
-    refuse_change(req, "rename");
+    refuse_change(req, parent, "rename");
 }
 
 void
-cpfs_op_mknod(fuse_req_t req, fuse_ino_t parent G_GNUC_UNUSED, const char *name G_GNUC_UNUSED,
+cpfs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name G_GNUC_UNUSED,
               mode_t mode G_GNUC_UNUSED, dev_t rdev G_GNUC_UNUSED)
 {
-    refuse_change(req, "mknod");
+    refuse_change(req, parent, "mknod");
 }
 
 void
-cpfs_op_create(fuse_req_t req, fuse_ino_t parent G_GNUC_UNUSED, const char *name G_GNUC_UNUSED,
+cpfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name G_GNUC_UNUSED,
                mode_t mode G_GNUC_UNUSED, struct fuse_file_info *fi G_GNUC_UNUSED)
 {
-    refuse_change(req, "create");
+    refuse_change(req, parent, "create");
 }
 
 void
 cpfs_op_symlink(fuse_req_t req, const char *link G_GNUC_UNUSED,
-                fuse_ino_t parent G_GNUC_UNUSED, const char *name G_GNUC_UNUSED)
+                fuse_ino_t parent, const char *name G_GNUC_UNUSED)
 {
-    refuse_change(req, "symlink");
+    refuse_change(req, parent, "symlink");
 }
 
 void
-cpfs_op_link(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, fuse_ino_t newparent G_GNUC_UNUSED,
+cpfs_op_link(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, fuse_ino_t newparent,
              const char *newname G_GNUC_UNUSED)
 {
-    refuse_change(req, "link");
+    refuse_change(req, newparent, "link");
 }
 
 void

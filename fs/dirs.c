@@ -15,7 +15,7 @@ typedef struct {
     CpfsNodeId dir;
     GArray *entries;           /* DirEntry; [0] is ".", [1] is ".." */
     CpfsCheckpointTree *tree;  /* the tree the entries came from, or NULL */
-    CpfsHost *host;            /* the host of the tree, referenced with it */
+    CpfsHost *host;            /* referenced: listings fail once a reload removed it */
     gboolean fresh;            /* built by opendir, not yet read from 0 */
 } DirHandle;
 
@@ -31,13 +31,13 @@ dir_listing_clear(DirHandle *dh)
 {
     g_clear_pointer(&dh->entries, g_array_unref);
     g_clear_pointer(&dh->tree, cpfs_checkpoint_tree_unref);
-    g_clear_pointer(&dh->host, cpfs_host_unref);
 }
 
 static void
 dir_handle_free(DirHandle *dh)
 {
     dir_listing_clear(dh);
+    g_clear_pointer(&dh->host, cpfs_host_unref);
     cpfs_node_id_clear(&dh->dir);
     g_free(dh);
 }
@@ -137,7 +137,7 @@ list_checkpoints(CpfsFs *fs, DirHandle *dh, CpfsCheckpoint *at)
         CpfsNodeId id = cpfs_node_id_checkpoint(dir->host, dir->domain, cp->name, cp->serial);
 
         if (is_image_name(images, cp->name)) {
-            cpfs_fs_image_warn_hidden(fs, dir->domain, cp->name);
+            cpfs_fs_image_warn_hidden(fs, dir->host, dir->domain, cp->name);
             continue;
         }
         add_dir_entry(dh->entries, cp->name, &id);
@@ -167,8 +167,11 @@ build_listing(CpfsFs *fs, DirHandle *dh)
         list_hosts(fs, dh);
         return 0;
     }
-    if (!(dh->host = cpfs_fs_host(fs, &dh->dir)))
+    /* A listing read again (rewinddir) stays with the host it began with. */
+    if (!dh->host && !(dh->host = cpfs_fs_host(fs, &dh->dir)))
         return -ENOENT;  /* a reload removed its host */
+    if (cpfs_host_removed(dh->host))
+        return -EIO;
     if ((rc = cpfs_view_domains(dh->host->view, &domains)) < 0)
         return rc;
     if (cpfs_fs_is_host_dir(fs, &dh->dir)) {
@@ -263,6 +266,11 @@ do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi, gb
     g_autofree char *buf = g_malloc(size);
     size_t used = 0;
 
+    /* Its host left the fleet: what it listed may be anything by now. */
+    if (dh->host && cpfs_host_removed(dh->host)) {
+        fuse_reply_err(req, EIO);
+        return;
+    }
     /* POSIX: after rewinddir, readdir shows the directory as it is now. */
     if (off <= 0 && !dh->fresh) {
         int rc = build_listing(cpfs_fs_of(req), dh);

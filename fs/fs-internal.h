@@ -2,8 +2,8 @@
  * attributes and lookup; dirs.c: directories; files.c: the xml files;
  * images.c: the image files; changes.c: mkdir, rmdir and what is refused;
  * xattrs.c: the extended attributes; hosts.c: the hosts of a fleet's root;
- * notify.c: telling the kernel what changed), with ops.c holding the one
- * operations table. */
+ * notify.c and events.c: telling the kernel what changed), with ops.c
+ * holding the one operations table. */
 #pragma once
 #include <sys/stat.h>
 
@@ -42,6 +42,9 @@ typedef struct {
 /* The host of node ID, referenced; NULL when a reload removed it, or for
  * the root of a hosts file's mount, which belongs to none. */
 CpfsHost *cpfs_fs_host(CpfsFs *fs, const CpfsNodeId *id);
+/* TRUE when nothing may change at node INO: the mount, or its host, is
+ * read-only (EROFS then). */
+gboolean cpfs_fs_readonly(CpfsFs *fs, fuse_ino_t ino);
 /* TRUE for the root of a hosts file's mount: its entries are hosts. */
 gboolean cpfs_fs_lists_hosts(CpfsFs *fs, const CpfsNodeId *id);
 /* TRUE for a host's directory: a host of a hosts file, or the root of a
@@ -97,9 +100,10 @@ int cpfs_fs_image_child(CpfsHost *host, const CpfsNodeId *parent, CpfsCheckpoint
 /* The image file names of HOST's directory DIR (checkpoint AT, NULL for the
  * domain), sorted; empty when there are none or libvirt fails. */
 GPtrArray *cpfs_fs_image_names(CpfsHost *host, const CpfsNodeId *dir, CpfsCheckpoint *at);
-/* Logs once per checkpoint that NAME of DOMAIN is not shown, being the
- * name of an image file of its directory. */
-void cpfs_fs_image_warn_hidden(CpfsFs *fs, const char *domain, const char *name);
+/* Logs once per checkpoint that NAME of DOMAIN (on HOST, NULL for a single
+ * URI) is not shown, being the name of an image file of its directory. */
+void cpfs_fs_image_warn_hidden(CpfsFs *fs, const char *host, const char *domain,
+                               const char *name);
 /* Attributes of HOST's image ID (inode INO). */
 int cpfs_fs_image_attr(CpfsFs *fs, CpfsHost *host, const CpfsNodeId *id, guint64 ino,
                        struct stat *st);
@@ -139,6 +143,11 @@ void cpfs_fs_rmdir_notify(CpfsFs *fs, const CpfsRmdirNotice *notice);
 /* Starts what notify.c needs; stops it, the session having ended. */
 void cpfs_fs_notify_init(CpfsFs *fs);
 void cpfs_fs_notify_clear(CpfsFs *fs);
+
+/* events.c: the notifier threads; stopped (after what is queued, which
+ * finds no session by then) once the session ended. */
+void cpfs_fs_events_init(CpfsFs *fs);
+void cpfs_fs_events_clear(CpfsFs *fs);
 
 
 /* The operations, by family. */

@@ -13,6 +13,20 @@ cpfs_fs_host(CpfsFs *fs, const CpfsNodeId *id)
 }
 
 gboolean
+cpfs_fs_readonly(CpfsFs *fs, fuse_ino_t ino)
+{
+    g_auto(CpfsNodeId) id = { 0 };
+    g_autoptr(CpfsHost) host = NULL;
+
+    if (fs->readonly)
+        return TRUE;
+    if (!cpfs_inode_table_get(fs->inodes, ino, &id))
+        return FALSE;
+    host = cpfs_fs_host(fs, &id);
+    return host && host->readonly;
+}
+
+gboolean
 cpfs_fs_lists_hosts(CpfsFs *fs, const CpfsNodeId *id)
 {
     return id->kind == CPFS_NODE_ROOT && cpfs_fleet_has_hosts(fs->fleet);

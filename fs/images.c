@@ -82,9 +82,9 @@ cpfs_fs_image_names(CpfsHost *host, const CpfsNodeId *dir, CpfsCheckpoint *at)
 }
 
 void
-cpfs_fs_image_warn_hidden(CpfsFs *fs, const char *domain, const char *name)
+cpfs_fs_image_warn_hidden(CpfsFs *fs, const char *host, const char *domain, const char *name)
 {
-    g_autofree char *key = g_strdup_printf("%s/%s", domain, name);
+    g_autofree char *key = g_strdup_printf("%s/%s/%s", host ? host : "", domain, name);
     gboolean first;
 
     /* Such names are rare, and each is warned of once: a small set. */
@@ -92,8 +92,9 @@ cpfs_fs_image_warn_hidden(CpfsFs *fs, const char *domain, const char *name)
     first = g_hash_table_add(fs->hidden_warned, g_steal_pointer(&key));
     g_mutex_unlock(&fs->hidden_lock);
     if (first)
-        cpfs_warn("domain '%s': checkpoint '%s' is not shown: its name is that of a disk "
-                  "image file (checkpoints below it neither)", domain, name);
+        cpfs_warn("%s%sdomain '%s': checkpoint '%s' is not shown: its name is that of a "
+                  "disk image file (checkpoints below it neither)", host ? host : "",
+                  host ? ": " : "", domain, name);
 }
 
 int

@@ -478,9 +478,9 @@ mount_and_serve(CpfsFleet *fleet, const char *source, const struct cpfs_options 
             cpfs_warn("SIGHUP cannot reload %s: %s", source, g_strerror(errno));
         /* The loop returns the signal number when a signal ended it. */
         ret = serve(se, cmd) < 0 ? 1 : 0;
-        cpfs_reloader_stop(reloader);
         /* No more kernel notifications: nobody would answer the kernel now. */
         g_atomic_pointer_set(&fs.se, NULL);
+        cpfs_reloader_stop(reloader);
         cpfs_fleet_stop(fleet);
         cpfs_info("unmounting %s (%" G_GUINT64_FORMAT " libvirt calls made)", cmd->mountpoint,
                   cpfs_fleet_calls(fleet));

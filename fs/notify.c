@@ -1,5 +1,5 @@
-/* Telling the kernel what changed: domain events, reconnection, hosts that
- * a reload added or removed, and the entries an rmdir moved.
+/* Telling the kernel what an rmdir changed: the entries it moved, and the
+ * domain's attributes (fs/events.c tells it what libvirt and reloads change).
  *
  * rmdir of a checkpoint moves its children up to its parent.  The kernel
  * does not know: its entry of a moved child still hangs below the deleted
@@ -283,67 +283,4 @@ cpfs_fs_rmdir_notify(CpfsFs *fs, const CpfsRmdirNotice *notice)
                                          strlen(child->checkpoint));
         relink_later(fs, child->host, child->domain, child->checkpoint);
     }
-}
-
-/* A domain of HOST came, went or changed. */
-static void
-domain_event(CpfsHost *host, const char *domain, CpfsDomainEvent event, void *opaque)
-{
-    CpfsFs *fs = opaque;
-    CpfsNodeId xml = cpfs_node_id_domain_xml(host->name, domain);
-    struct fuse_session *se = g_atomic_pointer_get(&fs->se);
-    guint64 ino;
-
-    cpfs_view_domain_event(host->view, domain, event);
-    if (!se)
-        return;
-    if (event == CPFS_DOMAIN_CHANGED) {
-        ino = cpfs_inode_table_peek(fs->inodes, &xml);
-        if (ino != CPFS_INO_UNKNOWN)
-            fuse_lowlevel_notify_inval_inode(se, ino, -1, 0);
-        return;
-    }
-    /* The kernel may hold a dentry (or a negative one) for the name and the
-     * host directory's link count: drop both so the change shows at once.
-     * Errors only mean the kernel had nothing cached. */
-    ino = cpfs_fs_host_dir_ino(fs, host->name);
-    if (ino == CPFS_INO_UNKNOWN)
-        return;
-    fuse_lowlevel_notify_inval_entry(se, ino, domain, strlen(domain));
-    fuse_lowlevel_notify_inval_inode(se, ino, -1, 0);
-}
-
-/* HOST's libvirt came back: what happened meanwhile is unknown. */
-static void
-reconnected(CpfsHost *host, void *opaque)
-{
-    CpfsFs *fs = opaque;
-    struct fuse_session *se = g_atomic_pointer_get(&fs->se);
-    guint64 ino = cpfs_fs_host_dir_ino(fs, host->name);
-
-    cpfs_view_forget_all(host->view);
-    /* Entries the kernel holds expire within cache_timeout; the host
-     * directory's attributes (its link count) go now. */
-    if (se && ino != CPFS_INO_UNKNOWN)
-        fuse_lowlevel_notify_inval_inode(se, ino, -1, 0);
-}
-
-/* Host NAME came, went or was replaced at a reload. */
-static void
-host_changed(const char *name, void *opaque)
-{
-    CpfsFs *fs = opaque;
-    struct fuse_session *se = g_atomic_pointer_get(&fs->se);
-
-    if (!se)
-        return;
-    fuse_lowlevel_notify_inval_entry(se, CPFS_ROOT_INO, name, strlen(name));
-    fuse_lowlevel_notify_inval_inode(se, CPFS_ROOT_INO, -1, 0);
-}
-
-CpfsFleetEvents
-cpfs_fs_fleet_events(CpfsFs *fs)
-{
-    return (CpfsFleetEvents){ .domain_event = domain_event, .reconnected = reconnected,
-                              .host_changed = host_changed, .opaque = fs };
 }

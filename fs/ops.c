@@ -9,6 +9,7 @@ cpfs_fs_init(CpfsFs *fs)
     g_mutex_init(&fs->hidden_lock);
     fs->hidden_warned = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     cpfs_fs_notify_init(fs);
+    cpfs_fs_events_init(fs);
 }
 
 void
@@ -20,6 +21,7 @@ cpfs_fs_clear(CpfsFs *fs)
     if (!fs->handles)
         return;
     cpfs_fs_notify_clear(fs);
+    cpfs_fs_events_clear(fs);
     g_hash_table_iter_init(&it, fs->handles);
     while (g_hash_table_iter_next(&it, &handle, &free_func))
         ((GDestroyNotify)free_func)(handle);

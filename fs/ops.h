@@ -41,6 +41,10 @@ typedef struct {
     /* Moves the kernel's entries of checkpoints that an rmdir moved up
      * (fs/notify.c); private to it. */
     CpfsRelinker *relinker;
+    /* Threads that tell the kernel what events and reloads changed
+     * (fs/events.c), so that neither libvirt's one event thread nor the
+     * reload thread ever waits on a kernel directory lock. */
+    GThreadPool *notifier;
 } CpfsFs;
 
 void cpfs_fs_init(CpfsFs *fs);

@@ -11,13 +11,14 @@ static const char host_names[] = CPFS_XATTR_CALLS "\0" CPFS_XATTR_URI "\0" CPFS_
                                  "\0" CPFS_XATTR_ERROR;
 
 void
-cpfs_op_setxattr(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, const char *name G_GNUC_UNUSED,
+cpfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name G_GNUC_UNUSED,
                  const char *value G_GNUC_UNUSED, size_t size G_GNUC_UNUSED,
                  int flags G_GNUC_UNUSED)
 {
-    fuse_reply_err(req, cpfs_fs_of(req)->readonly ? EROFS : ENOTSUP);
+    fuse_reply_err(req, cpfs_fs_readonly(cpfs_fs_of(req), ino) ? EROFS : ENOTSUP);
 }
 
+/* Answers a getxattr or listxattr of SIZE bytes with VALUE (LEN bytes). */
 static void
 reply_xattr_value(fuse_req_t req, const char *value, size_t len, size_t size)
 {
@@ -157,7 +158,7 @@ cpfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 }
 
 void
-cpfs_op_removexattr(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, const char *name G_GNUC_UNUSED)
+cpfs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name G_GNUC_UNUSED)
 {
-    fuse_reply_err(req, cpfs_fs_of(req)->readonly ? EROFS : ENODATA);
+    fuse_reply_err(req, cpfs_fs_readonly(cpfs_fs_of(req), ino) ? EROFS : ENODATA);
 }

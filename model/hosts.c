@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "model/names.h"
@@ -277,16 +278,25 @@ cpfs_hosts_file_parse(const char *path, const char *text, gsize len, char **erro
     return file;
 }
 
-/* Reads PATH whole into *TEXT and *LEN: 0, or an errno value. */
+/* Reads regular file PATH whole into *TEXT and *LEN: 0, or an errno value
+ * (EINVAL for anything but a regular file). */
 static int
 read_all(const char *path, char **text, gsize *len)
 {
     g_autoptr(GByteArray) buf = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* Non-blocking: opening a FIFO must not wait for a writer. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    struct stat st;
     int err = 0;
 
     if (fd < 0)
         return errno;
+    /* A FIFO or a device could block or never end a reload. */
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        err = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+        close(fd);
+        return err;
+    }
     buf = g_byte_array_new();
     for (;;) {
         guint8 chunk[16384];
@@ -321,7 +331,8 @@ cpfs_hosts_file_load(const char *path, char **error)
 
     if (err) {
         if (error)
-            *error = g_strdup_printf("%s: %s", path, g_strerror(err));
+            *error = g_strdup_printf("%s: %s", path, err == EINVAL ? "not a regular file"
+                                                                   : g_strerror(err));
         return NULL;
     }
     return cpfs_hosts_file_parse(path, text, len, error);

@@ -102,7 +102,8 @@ cpfs_node_id_clear(CpfsNodeId *id)
 gboolean
 cpfs_node_is_dir(CpfsNodeKind kind)
 {
-    return kind == CPFS_NODE_ROOT || kind == CPFS_NODE_HOST || kind == CPFS_NODE_DOMAIN || kind == CPFS_NODE_CHECKPOINT;
+    return kind == CPFS_NODE_ROOT || kind == CPFS_NODE_HOST || kind == CPFS_NODE_DOMAIN
+           || kind == CPFS_NODE_CHECKPOINT;
 }
 
 /* Names hold any byte but NUL, so NUL separates the parts of the key. */

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 
@@ -41,16 +42,6 @@ static void
 expect_error(const char *text, const char *want)
 {
     expect_error_len(text, strlen(text), want);
-}
-
-static char *
-repeat_char(char c, gsize n)
-{
-    char *s = g_malloc(n + 1);
-
-    memset(s, c, n);
-    s[n] = '\0';
-    return s;
 }
 
 static void
@@ -241,8 +232,8 @@ test_unknown_key(void)
 static void
 test_group_names(void)
 {
-    g_autofree char *max = repeat_char('m', 247);
-    g_autofree char *over = repeat_char('o', 248);
+    g_autofree char *max = g_strnfill(247, 'm');
+    g_autofree char *over = g_strnfill(248, 'o');
     g_autofree char *ok_text = g_strdup_printf("[%s]\nuri=x\n", max);
     g_autofree char *over_text = g_strdup_printf("#\n[%s]\nuri=x\n", over);
     g_autofree char *over_want = g_strdup_printf(
@@ -428,6 +419,19 @@ test_load(void)
     g_assert_cmpstr(error, ==, want);
     g_clear_pointer(&error, g_free);
     g_clear_pointer(&want, g_free);
+
+    /* A FIFO without a writer would block a reload (and unmount) for good. */
+    {
+        g_autofree char *fifo = g_build_filename(dir, "fifo", NULL);
+
+        g_assert_cmpint(mkfifo(fifo, 0600), ==, 0);
+        g_assert_null(cpfs_hosts_file_load(fifo, &error));
+        want = g_strdup_printf("%s: not a regular file", fifo);
+        g_assert_cmpstr(error, ==, want);
+        g_clear_pointer(&error, g_free);
+        g_clear_pointer(&want, g_free);
+        g_assert_cmpint(g_unlink(fifo), ==, 0);
+    }
 
     g_assert_null(cpfs_hosts_file_load(under_file, &error));
     want = g_strdup_printf("%s: Not a directory", under_file);

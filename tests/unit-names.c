@@ -21,16 +21,6 @@ ref_byte_ok(guint b, gboolean first)
     return !first && b == '.';
 }
 
-static char *
-repeat_char(char c, gsize n)
-{
-    char *s = g_malloc(n + 1);
-
-    memset(s, c, n);
-    s[n] = '\0';
-    return s;
-}
-
 static void
 test_valid(void)
 {
@@ -124,12 +114,12 @@ test_xml(void)
 static void
 test_length(void)
 {
-    g_autofree char *max = repeat_char('a', 247);
-    g_autofree char *over = repeat_char('a', 248);
-    g_autofree char *far_over = repeat_char('z', 4096);
-    g_autofree char *bad_over = repeat_char('.', 248);
-    g_autofree char *bad_max = repeat_char('.', 247);
-    g_autofree char *space_over = repeat_char(' ', 300);
+    g_autofree char *max = g_strnfill(247, 'a');
+    g_autofree char *over = g_strnfill(248, 'a');
+    g_autofree char *far_over = g_strnfill(4096, 'z');
+    g_autofree char *bad_over = g_strnfill(248, '.');
+    g_autofree char *bad_max = g_strnfill(247, '.');
+    g_autofree char *space_over = g_strnfill(300, ' ');
     g_autofree char *dots = NULL;
 
     g_assert_cmpint(CPFS_NAME_MAX, ==, 247);
@@ -159,7 +149,7 @@ test_length(void)
 
     /* A valid name of 247 bytes with mixed characters. */
     {
-        g_autofree char *mixed = repeat_char('-', 247);
+        g_autofree char *mixed = g_strnfill(247, '-');
 
         mixed[0] = 'A';
         mixed[100] = '.';
@@ -173,8 +163,8 @@ test_length(void)
 static void
 test_domain_listable(void)
 {
-    g_autofree char *max = repeat_char('d', CPFS_NAME_MAX);
-    g_autofree char *over = repeat_char('d', CPFS_NAME_MAX + 1);
+    g_autofree char *max = g_strnfill(CPFS_NAME_MAX, 'd');
+    g_autofree char *over = g_strnfill(CPFS_NAME_MAX + 1, 'd');
 
     g_assert_true(cpfs_domain_name_is_listable("test"));
     g_assert_true(cpfs_domain_name_is_listable("...")); /* odd but a fine name */

@@ -6,6 +6,7 @@ import subprocess
 import time
 
 from .backup import BackupShape
+from .fleet import FleetShape
 from .results import CPFS, FUSE_FLOOR, LV_FLOOR, VIRSH, iso_utc
 from .servers import Libvirtd, Mount, node_xml
 from .util import count_lines, drop_caches, loadavg, log, parse_kv, run, status_kib, timed
@@ -208,3 +209,7 @@ class Bench:
     def backup_shape(self, name, label, *_):
         """Backup files copied with cp against the NBD floor and virtnbdbackup (backup.py)."""
         BackupShape(self, self.args.quick).measure(name, label)
+
+    def fleet_shape(self, name, label, *_):
+        """One mount over 0, 10 and 100 test-driver hosts of one libvirtd, per host (fleet.py)."""
+        FleetShape(self, self.args.quick).measure(name, label)

@@ -9,7 +9,9 @@
               "checkpoints", "driver": "test" | "qemu", "date": ISO 8601 UTC of its start,
               "seconds", "load_before", "load_after",
               "checks": {what: [distinct values seen]},
-              the backup shape also: "disk", "data", "inc" (bytes), "extents", "reps"}],
+              the backup shape also: "disk", "data", "inc" (bytes), "extents", "reps";
+              a fleet shape ("fleet-N", N hosts as "domains", checkpoints per host as
+              "per_domain") also "mounts"}],
   "records": [{"shape": a shape's name, "operation": see OPERATIONS,
                "subject": one of SUBJECTS, "value": the median of "samples",
                "unit": "s" | "calls" | "KiB", "repetitions": len(samples), "samples": [...],
@@ -43,7 +45,10 @@ MEMORY = ('rss_peak', 'rss_anon_end', 'rss_file_end')
 BACKUP_OPS = ('backup_full_raw', 'backup_full_qcow2', 'backup_inc_qcow2', 'backup_full',
               'backup_full_convert', 'backup_inc', 'backup_full_begin',
               'backup_full_convert_begin', 'backup_inc_begin', 'rss_idle', 'rss_copy')
-OPERATIONS = set(TREE_OPS + FLOOR_STEPS + MEMORY + BACKUP_OPS + ('read_all',))
+# The fleet shape (issue 10): mount until every host is connected; the daemon's VmRSS then
+# and at the end; fusermount3 -u until the daemon exits; the floor's opening of N connections.
+FLEET_OPS = ('mount_connected', 'rss_connected', 'rss_end', 'unmount', 'open')
+OPERATIONS = set(TREE_OPS + FLOOR_STEPS + MEMORY + BACKUP_OPS + FLEET_OPS + ('read_all',))
 UNITS = ('s', 'calls', 'KiB')
 
 

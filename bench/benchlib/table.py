@@ -3,6 +3,7 @@
 import datetime
 import statistics
 
+from .fleet_table import fleet_head, fleet_header, fleet_method, fleet_rows
 from .results import BK_FLOOR, CPFS, FUSE_FLOOR, LV_FLOOR, TREE_OPS, VIRSH, VNB
 
 SHAPE_ORDER = ['wide-1k', 'wide-3k', 'wide-10k', 'deep', 'small', 'backup']
@@ -183,15 +184,24 @@ def deep_rows(res, deep, wide):
     return rows
 
 
+def is_fleet(s):
+    """True for a fleet shape (issue 10; fleet.py has its own table)."""
+    return s['name'].startswith('fleet-')
+
+
 def ordered_shapes(res):
-    """The shapes in the issue's order (wide scaling points, deep, small)."""
-    return sorted(res.shapes, key=lambda s: SHAPE_ORDER.index(s['name']))
+    """The shapes in the issue's order (wide scaling points, deep, small, backup), then the
+    fleet sizes, fewest hosts first."""
+    return sorted(res.shapes, key=lambda s: (len(SHAPE_ORDER), s['domains']) if is_fleet(s)
+                  else (SHAPE_ORDER.index(s['name']), 0))
 
 
 def table_rows(res):
     """Every row of the table, shape by shape, then the growth and deep/wide rows."""
     rows = []
     for s in ordered_shapes(res):
+        if is_fleet(s):
+            continue
         rows += op_rows(res, s) + rss_rows(res, s) + virsh_rows(res, s)
     small, big = res.shape('wide-1k'), res.shape('wide-10k')
     if small and big:
@@ -249,9 +259,12 @@ def header(res):
              f'method: {run["create_reps"]} mount(s) per shape creating every checkpoint; '
              f'per mount every walk/stat/read {run["reps"]}x; medians. '
              f'cache_timeout={ct:g}s (kernel timeouts {ct / 2:g}s).'] + METHOD
-    if all(s['name'] == 'backup' for s in res.shapes):  # bench/run --backup
+    if all(s['name'] == 'backup' or is_fleet(s) for s in res.shapes):  # --backup, --fleet
         lines[2:] = []
     for s in ordered_shapes(res):
+        if is_fleet(s):
+            lines.append(fleet_header(res, s))
+            continue
         if s['name'] == 'backup':
             lines.append(f'{s["label"]}: 1 running QEMU domain, {s["disk"] >> 20} MiB qcow2 '
                          f'vda, {s["data"] >> 20} MiB in {s["extents"]} extents, '
@@ -346,6 +359,10 @@ def render(res):
     """The whole text of results.txt but the plot's line."""
     rows = table_rows(res)
     lines = header(res) + ([''] + layout(rows) if rows else [])
+    fleet = fleet_rows(res)
+    if fleet:
+        lines += ['', 'fleet (issue 10)', ''] + fleet_method(res) + [''] + layout(
+            fleet, fleet_head(res), 8)
     backup = res.shape('backup')
     if backup:
         lines += ['', 'backup files (issue 9)', ''] + BACKUP_METHOD + [''] + layout(
