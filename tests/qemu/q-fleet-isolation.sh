@@ -5,7 +5,8 @@
 # reached over TCP on 127.0.0.1 (test driver).  Freezing one (SIGSTOP):
 # requests below it fail with EIO within the 5 s budget, later ones at
 # once, its directory stays listed and says down; meanwhile a find over the
-# other three takes no longer than before (median of 5, ratio <= 1.5).
+# other three takes no longer than before and after it (median of 7,
+# ratio <= 1.5).
 # Thawed (SIGCONT), it comes back by itself, no SIGHUP.
 . "$TESTS_SRC/lib.sh"
 . "$TESTS_SRC/qemu/lib-qemu.sh"
@@ -49,12 +50,13 @@ chain "$MNT/lab/test" 8
 chain "$MNT/tcp/test" 8
 OTHERS="$MNT/qemu $MNT/lab $MNT/tcp"
 
-# find_others: 5 finds over the other hosts (the machine is shared: one
+# find_others: 7 finds over the other hosts (the machine is shared: one
 # slow run must not decide); prints the median in ms.
 find_others() {
-    fo_out=$("$PYTHON" "$HELPERS/timed_runs.py" 5 find $OTHERS) || fail "find over the other hosts: $fo_out"
+    fo_out=$("$PYTHON" "$HELPERS/timed_runs.py" 7 find $OTHERS) || fail "find over the other hosts: $fo_out"
     echo "$fo_out" >&2
     printf '%s\n' "$fo_out" | sed -n 's/^median=\([0-9]*\) .*/\1/p'
+    printf '%s\n' "$fo_out" | sed -n 's/.* runs=//p' >"$SCRATCH/find_runs"
 }
 before=$(find_others)
 [ "$(find $OTHERS -type d | wc -l)" -eq $((3 + 1 + 3 + 1 + 8 + 1 + 8)) ] ||
@@ -63,14 +65,22 @@ before=$(find_others)
 # --- freeze the second libvirtd (the exit trap thaws it on a failure) -------
 kill -STOP "$LV2_PID"
 # Four requests below the frozen host at once (a pool it could drain would
-# show), while the others are walked.
+# show), and a stat of its directory (its link count needs libvirt), while
+# the others are walked.
 "$PYTHON" "$HELPERS/timed_ops.py" --deadline=30 \
     f1=ls:"$MNT/second/test" f2=ls:"$MNT/second/test/c1" \
     f3=stat:"$MNT/second/test/c1/c2" f4=cat:"$MNT/second/test/xml" >"$SCRATCH/frozen.out" &
 frozen_ops=$!
+"$PYTHON" "$HELPERS/timed_ops.py" --deadline=30 dir=stat:"$MNT/second" >"$SCRATCH/dir.out" &
+dir_op=$!
 during=$(find_others)
+FIND_RUNS=$(cat "$SCRATCH/find_runs")
 wait "$frozen_ops" || fail "timed_ops failed"
-cat "$SCRATCH/frozen.out"
+wait "$dir_op" || fail "timed_ops failed"
+cat "$SCRATCH/frozen.out" "$SCRATCH/dir.out"
+read -r _ dir_ms dir_result <"$SCRATCH/dir.out"
+[ "$dir_result" = OK ] && [ "$dir_ms" -le 5500 ] ||
+    fail "stat of the frozen host's directory gave $dir_result after $dir_ms ms (budget 5 s)"
 # The request that lists fails with EIO within the budget; one that comes
 # while that listing is under way may take the listing from before (the
 # view's rule: stale while a listing is under way), within the budget too.
@@ -83,11 +93,14 @@ done <"$SCRATCH/frozen.out"
 [ "$(wc -l <"$SCRATCH/frozen.out")" -eq 4 ] || fail "timed_ops reported [$(cat "$SCRATCH/frozen.out")]"
 grep -q ' EIO$' "$SCRATCH/frozen.out" || fail "no request below the frozen host failed: $(cat "$SCRATCH/frozen.out")"
 slowest=$(sort -k2 -n "$SCRATCH/frozen.out" | tail -n1 | cut -d' ' -f2)
-ratio=$(awk -v a="$during" -v b="$before" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 99) }')
-echo "find over the other hosts: median ${before} ms before the freeze, ${during} ms during it, ratio $ratio"
-awk -v r="$ratio" 'BEGIN { exit !(r <= 1.5) }' ||
-    fail "find over the other hosts took ${during} ms during the freeze, ${before} ms before (ratio $ratio > 1.5)"
-pass "frozen host: 4 parallel requests answered within $slowest ms ($(awk '{ printf "%s%s %s in %s ms", (NR > 1 ? ", " : ""), $1, $3, $2 }' "$SCRATCH/frozen.out")); the others' find ${before} -> ${during} ms (ratio $ratio)"
+pass "frozen host: its directory stat'ed in $dir_ms ms; 4 parallel requests below it answered within $slowest ms ($(awk '{ printf "%s%s %s in %s ms", (NR > 1 ? ", " : ""), $1, $3, $2 }' "$SCRATCH/frozen.out"))"
+
+# No single find over the others waited for the frozen host (the median
+# alone would hide one that did).
+slowest_find=$(printf '%s\n' "$FIND_RUNS" | tr ',' '\n' | sort -n | tail -n1)
+[ "$slowest_find" -le $((3 * before + 1000)) ] ||
+    fail "one find over the other hosts took $slowest_find ms during the freeze (runs $FIND_RUNS; median before $before ms)"
+pass "no find over the others waited for the frozen host: the slowest took $slowest_find ms"
 
 for p in "$MNT/second/test" "$MNT/second/test/c1" "$MNT/second/test/c1/c2"; do
     start=$(date +%s%N)
@@ -122,4 +135,15 @@ for h in qemu lab tcp; do
     host_state_is "$MNT/$h" connected || fail "host $h is not connected after the thaw"
 done
 pass "thawed, the host came back by itself: connected, listed, mkdir works"
+
+# The others' walks during the freeze against those without it: before the
+# freeze and after the thaw (the slower of the two, as other programs on
+# this machine may load it more as the test goes on).
+after=$(find_others)
+base=$(( before > after ? before : after ))
+ratio=$(awk -v a="$during" -v b="$base" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 99) }')
+echo "find over the other hosts: median ${before} ms before the freeze, ${during} ms during it, ${after} ms after it: ratio $ratio"
+awk -v r="$ratio" 'BEGIN { exit !(r <= 1.5) }' ||
+    fail "find over the other hosts took ${during} ms during the freeze, ${before} ms before and ${after} ms after (ratio $ratio > 1.5)"
+pass "the others' find: ${before} ms before, ${during} ms during the freeze, ${after} ms after (ratio $ratio)"
 cpfs_umount
