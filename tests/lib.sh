@@ -147,6 +147,23 @@ rss_kib() {
 
 # --- hosts files (one mount over several libvirt hosts) -----------------------
 
+# entries DIR: "NAME TYPE" per entry in the order readdir(3) returns them,
+# TYPE from d_type itself (d = DT_DIR, f = DT_REG, ? = DT_UNKNOWN, else the
+# number): no stat() fallback that would hide a missing d_type.
+entries() {
+    "$PYTHON" "$HELPERS/readdir_entries.py" "$1"
+}
+
+# expect_entries DIR "NAME TYPE"...: readdir of DIR gives exactly these, in order.
+expect_entries() {
+    dir=$1
+    shift
+    want=$(printf '%s\n' "$@")
+    got=$(entries "$dir") || fail "readdir $dir failed"
+    [ "$got" = "$want" ] ||
+        fail "readdir $dir gave [$(echo "$got" | tr '\n' ',')], expected [$(echo "$want" | tr '\n' ',')]"
+}
+
 # hosts_file FILE NAME URI [NAME URI]...: writes a hosts file with a group
 # NAME holding uri=URI for each pair, in the order given.
 hosts_file() {

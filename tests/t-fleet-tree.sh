@@ -13,20 +13,6 @@ NODE_URI="test://$TESTS_SRC/data/node.xml"
 NODE2_URI="test://$TESTS_SRC/data/node-fleet.xml"
 HF=$SCRATCH/fleet.conf
 
-entries() {
-    "$PYTHON" "$HELPERS/readdir_entries.py" "$1"
-}
-
-# expect_entries DIR "NAME TYPE"...: readdir of DIR gives exactly these, in order.
-expect_entries() {
-    dir=$1
-    shift
-    want=$(printf '%s\n' "$@")
-    got=$(entries "$dir") || fail "readdir $dir failed"
-    [ "$got" = "$want" ] ||
-        fail "readdir $dir gave [$(echo "$got" | tr '\n' ',')], expected [$(echo "$want" | tr '\n' ',')]"
-}
-
 # mount_source PATH: the source field of the mount on PATH.
 mount_source() {
     awk -v p="$1" '$5 == p { for (i = 6; i <= NF; i++) if ($i == "-") { print $(i + 2); exit } }' \
