@@ -46,16 +46,7 @@ def fleet_hosts():
 
 def proc_status(pid):
     """VmRSS, VmHWM (KiB) and Threads of PID ({} when it is gone)."""
-    got = {}
-    try:
-        with open(f'/proc/{pid}/status') as f:
-            for line in f:
-                key = line.split(':')[0]
-                if key in ('VmRSS', 'VmHWM', 'Threads'):
-                    got[key] = int(line.split()[1])
-    except OSError:
-        pass
-    return got
+    return status_kib(pid, ('VmRSS', 'VmHWM', 'Threads'))
 
 
 class FleetShape:

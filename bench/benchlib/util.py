@@ -68,14 +68,15 @@ def loadavg():
         return ' '.join(f.read().split()[:3])
 
 
-def status_kib(pid):
-    """VmHWM, RssAnon and RssFile of PID in KiB (absent keys when PID is gone)."""
+def status_kib(pid, keys=('VmHWM', 'RssAnon', 'RssFile')):
+    """KEYS of PID's /proc status as numbers (KiB for the memory ones; absent
+    keys when PID is gone)."""
     got = {}
     try:
         with open(f'/proc/{pid}/status') as f:
             for line in f:
                 key = line.split(':')[0]
-                if key in ('VmHWM', 'RssAnon', 'RssFile'):
+                if key in keys:
                     got[key] = int(line.split()[1])
     except OSError:
         pass
