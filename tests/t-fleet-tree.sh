@@ -130,6 +130,15 @@ expect_stat "$MNT/lab_x/test" '%a' 555
 expect_stat "$MNT/hv1" '%a' 755
 expect_errno EROFS mkdir "$MNT/lab_x/test/c1"
 mkdir "$MNT/hv1/alpha/c1" || fail "mkdir below hv1, which is not readonly, failed"
+# Every other change below the read-only host is EROFS too, as on -o ro;
+# below the other host it stays what a writable mount refuses with.
+expect_errno EROFS chmod "$MNT/lab_x/test"
+expect_errno EROFS creat "$MNT/lab_x/test/newfile"
+expect_errno EROFS symlink "$MNT/lab_x/test/ln" target
+expect_errno EROFS setxattr "$MNT/lab_x/test"
+expect_errno EPERM chmod "$MNT/hv1/alpha"
+expect_errno EPERM creat "$MNT/hv1/alpha/newfile"
+expect_errno ENOTSUP setxattr "$MNT/hv1/alpha"
 expect_errno ENOENT stat "$MNT/lab_x/test/c1"
 cpfs_umount
 pass "-o ro: EROFS below every host; readonly=true: EROFS (and 0555) below that host only"
